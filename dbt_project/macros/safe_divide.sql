@@ -1,0 +1,3 @@
+{% macro safe_divide(numerator, denominator) -%}
+    ({{ numerator }})::numeric / nullif(({{ denominator }})::numeric, 0)
+{%- endmacro %}

@@ -1,0 +1,18 @@
+{#
+  Custom incremental strategy `window_replace`: delete the partition window (vars min_date/max_date
+  on the model's `partition_column`) from the target, then insert the freshly built rows, in one
+  transaction. Unlike delete+insert on a unique key, a day that now has no rows is emptied too,
+  so re-running a window always leaves exactly what the sources say.
+#}
+{% macro get_incremental_window_replace_sql(arg_dict) %}
+    {%- set target = arg_dict["target_relation"] -%}
+    {%- set source = arg_dict["temp_relation"] -%}
+    {%- set columns = arg_dict["dest_columns"] | map(attribute="quoted") | join(", ") -%}
+    {%- set partition_column = config.get("partition_column") -%}
+    {%- if not partition_column -%}
+        {{ exceptions.raise_compiler_error("window_replace needs config(partition_column=...) on " ~ this) }}
+    {%- endif -%}
+    delete from {{ target }} where {{ partition_window_filter(partition_column) }};
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }};
+{% endmacro %}

@@ -1,0 +1,21 @@
+"""Root Definitions, assembled from defs/ (one folder per domain)."""
+
+from dagster import Definitions
+
+from .defs.analytics import analytics_assets
+from .defs.automation import daily_refresh_schedule, landing_file_sensor, record_run_failures, refresh_job
+from .defs.dbt.assets import dbt_asset_definitions
+from .defs.ingestion.assets import raw_assets
+from .defs.ingestion.checks import raw_asset_checks
+from .defs.progress import progress_logger
+from .defs.resources import build_resources
+
+defs = Definitions(
+    assets=[*raw_assets, *dbt_asset_definitions, *analytics_assets],
+    asset_checks=[*raw_asset_checks],
+    jobs=[refresh_job],
+    schedules=[daily_refresh_schedule],
+    sensors=[landing_file_sensor, record_run_failures],
+    resources=build_resources(),
+    loggers={"console": progress_logger},
+)

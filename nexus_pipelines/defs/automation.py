@@ -1,0 +1,115 @@
+"""Jobs, the nightly schedule, the landing-file sensor and the run-failure sensor.
+
+Partition windows are requested with Dagster's range tags, so a window of N days is one run:
+each raw asset loads the window's files and dbt rebuilds the window in one invocation.
+"""
+
+
+import datetime as dt
+import json
+
+import psycopg
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SensorEvaluationContext,
+    SkipReason,
+    define_asset_job,
+    run_failure_sensor,
+    schedule,
+    sensor,
+)
+
+from ..lib.config import load_settings
+from ..lib.formats import SOURCES
+from ..lib.landing import files_for
+from ..lib.warehouse.connection import warehouse_url
+from .partitions import daily_partitions
+
+# Dagster's documented run tags for a single run over a range of partitions.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
+    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+
+
+refresh_job = define_asset_job(
+    "refresh_all",
+    selection=AssetSelection.all(),
+    partitions_def=daily_partitions,
+    description="Every asset: raw loads and incremental facts for the run's partition window, "
+    "then the unpartitioned marts and analytics.",
+)
+
+
+def lookback_window(latest: dt.date, lookback_days: int) -> tuple[dt.date, dt.date]:
+    """The latest partition plus ``lookback_days`` before it (late orders and returns land right)."""
+    first = max(latest - dt.timedelta(days=lookback_days), load_settings().partitions_start)
+    return first, latest
+
+
+@schedule(job=refresh_job, cron_schedule="0 6 * * *", execution_timezone="UTC",
+          default_status=DefaultScheduleStatus.RUNNING,
+          description="Every morning at 06:00 UTC: refresh yesterday's partition and the lookback days before it.")
+def daily_refresh_schedule(context: ScheduleEvaluationContext):
+    latest_key = daily_partitions.get_last_partition_key(current_time=context.scheduled_execution_time)
+    if latest_key is None:
+        return SkipReason("no partition has started yet")
+    start, end = lookback_window(dt.date.fromisoformat(latest_key), load_settings().lookback_days)
+    return RunRequest(run_key=f"daily-{end}", tags=range_tags(start, end))
+
+
+def changed_partition_dates(landing_dir, since_mtime_ns: int) -> tuple[list[dt.date], int]:
+    """Partition dates of landing files modified after ``since_mtime_ns``, and the newest mtime seen."""
+    newest = since_mtime_ns
+    dates: set[dt.date] = set()
+    for spec in SOURCES.values():
+        if not spec.partitioned:
+            continue
+        for file in files_for(spec, landing_dir):
+            mtime = file.path.stat().st_mtime_ns
+            if mtime > since_mtime_ns:
+                dates.add(file.partition_date)
+                newest = max(newest, mtime)
+    return sorted(dates), newest
+
+
+@sensor(job=refresh_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+        description="Notices new or changed landing files and requests one run over their partitions.")
+def landing_file_sensor(context: SensorEvaluationContext):
+    settings = load_settings()
+    since = int(context.cursor or 0)
+    dates, newest = changed_partition_dates(settings.landing_dir, since)
+    if not dates:
+        return SkipReason(f"no new landing files in {settings.landing_dir}")
+    last_key = daily_partitions.get_last_partition_key()
+    dates = [d for d in dates if d >= settings.partitions_start and (last_key is None or d.isoformat() <= last_key)]
+    context.update_cursor(str(newest))
+    if not dates:
+        return SkipReason("new files are outside the partition range")
+    return RunRequest(run_key=f"landing-{newest}", tags=range_tags(dates[0], dates[-1]))
+
+
+@run_failure_sensor(default_status=DefaultSensorStatus.RUNNING,
+                    description="Records every failed run in ops.run_failures for alerting and BI.")
+def record_run_failures(context: RunFailureSensorContext):
+    url = warehouse_url(load_settings())
+    with psycopg.connect(url) as conn, conn.transaction():
+        conn.execute("create schema if not exists ops")
+        conn.execute(
+            """create table if not exists ops.run_failures (
+                   run_id text primary key, job_name text, failed_at timestamptz default now(),
+                   message text, tags jsonb)"""
+        )
+        conn.execute(
+            "insert into ops.run_failures (run_id, job_name, message, tags) values (%s, %s, %s, %s) "
+            "on conflict (run_id) do nothing",
+            (context.dagster_run.run_id, context.dagster_run.job_name, context.failure_event.message,
+             json.dumps(dict(context.dagster_run.tags))),
+        )

@@ -1,0 +1,45 @@
+"""A compact console logger: one line per step start/finish, materialization and check; all warnings."""
+
+
+import logging
+import sys
+
+from dagster import DagsterEventType, logger
+
+_SHOWN = {
+    DagsterEventType.STEP_START: "start",
+    DagsterEventType.STEP_SUCCESS: "done ",
+    DagsterEventType.STEP_FAILURE: "FAIL ",
+    DagsterEventType.ASSET_MATERIALIZATION: "  materialized",
+    DagsterEventType.ASSET_CHECK_EVALUATION: "  check",
+}
+
+
+class ProgressHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        if event is not None:
+            label = _SHOWN.get(event.event_type)
+            if label is None:
+                return
+            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                text = f"{label} {event.asset_key.to_user_string()}"
+            elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                data = event.event_specific_data
+                status = "passed" if data.passed else f"FAILED ({data.severity.value})"
+                text = f"{label} {data.asset_key.to_user_string()}:{data.check_name} {status}"
+            else:
+                text = f"{label} {event.step_key}"
+                if event.event_type == DagsterEventType.STEP_FAILURE:
+                    text += f"\n{event.event_specific_data.error.message.strip()}" if event.event_specific_data.error else ""
+            print(text, file=sys.stderr, flush=True)
+        elif record.levelno >= logging.WARNING:
+            print(f"[{record.levelname.lower()}] {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+@logger(description="Compact progress lines on stderr (step starts/finishes, materializations, checks, warnings).")
+def progress_logger(_init_context):
+    log = logging.Logger("nexus", level=logging.INFO)
+    log.addHandler(ProgressHandler())
+    return log

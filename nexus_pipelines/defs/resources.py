@@ -1,0 +1,62 @@
+"""Resources, chosen by configuration (lib/config.py): the warehouse and dbt."""
+
+
+import os
+import sys
+from functools import cached_property
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from dagster_dbt import DbtCliResource
+from pydantic import PrivateAttr
+
+from ..lib.config import Settings, load_settings
+from ..lib.warehouse.connection import dbt_env, warehouse_url
+from .dbt.project import nexus_dbt_project
+
+
+class WarehouseResource(ConfigurableResource):
+    """The PostgreSQL warehouse and the landing folder.
+
+    Empty fields fall back to the environment (NEXUS_DATABASE_URL, NEXUS_LANDING_DIR); with no
+    database URL at all the embedded server is started on first use.
+    """
+
+    database_url: str = ""
+    landing_dir: str = ""
+    _url: str | None = PrivateAttr(default=None)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings()
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            self._url = self.database_url or warehouse_url(self.settings)
+        return self._url
+
+    @property
+    def landing_path(self) -> Path:
+        return Path(self.landing_dir) if self.landing_dir else self.settings.landing_dir
+
+    def export_dbt_env(self) -> None:
+        """Point the dbt profile (env vars) at this warehouse before invoking dbt."""
+        os.environ.update(dbt_env(self.url))
+
+
+def dbt_executable() -> str:
+    """dbt from the same environment as this interpreter (the venv need not be on PATH)."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
+
+
+def build_resources() -> dict:
+    return {
+        "warehouse": WarehouseResource(),
+        "dbt": DbtCliResource(
+            project_dir=nexus_dbt_project,
+            profiles_dir=str(nexus_dbt_project.project_dir),
+            dbt_executable=dbt_executable(),
+        ),
+    }

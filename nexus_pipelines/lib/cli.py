@@ -1,0 +1,210 @@
+"""The `nexus` command: generate demo data, run the pipeline, manage the embedded database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .config import PROJECT_ROOT, Settings, load_settings
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _date(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a YYYY-MM-DD date") from exc
+
+
+@click.group(help=__doc__)
+def main() -> None:
+    pass
+
+
+# ---------------------------------------------------------------- generate
+def _generate_options(f):
+    options = [
+        click.option("--seed", default=42, show_default=True, help="Random seed; the same seed gives the same files."),
+        click.option("--start", "start", default="2026-03-01", show_default=True, callback=_date, help="First day."),
+        click.option("--days", default=180, show_default=True, help="Number of daily partitions."),
+        click.option("--stores", default=2, show_default=True, help="Amazon stores."),
+        click.option("--skus", default=20, show_default=True, help="SKUs per store."),
+        click.option("--users", default=3000, show_default=True, help="Web-store users."),
+        click.option("--events-per-day", type=int, default=None, help="Average events per day (default: from --users)."),
+        click.option("--bad-rows", default=0.0, show_default=True, help="Share of malformed data lines to inject."),
+        click.option("--out", type=click.Path(path_type=Path), default=None,
+                     help="Landing folder to write (default: NEXUS_LANDING_DIR)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out, *, reuse: bool) -> Path:
+    from .synth import generate
+
+    out = out or _settings().landing_dir
+    params = dict(seed=seed, start=start, days=days, stores=stores, skus=skus, users=users,
+                  events_per_day=events_per_day, bad_rows=bad_rows)
+    stamp = out / ".generated.json"
+    wanted = json.dumps(params, default=str, sort_keys=True)
+    if reuse and stamp.exists() and stamp.read_text() == wanted:
+        click.echo(f"landing data in {out} already generated with these options: reusing it")
+        return out
+    t0 = time.perf_counter()
+    generate(out, progress=True, **params)
+    stamp.write_text(wanted)
+    click.echo(f"generated landing data in {out} ({time.perf_counter() - t0:.1f} s)")
+    return out
+
+
+@main.command(help="Write a deterministic synthetic data set into the landing folder.")
+@_generate_options
+def generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out):
+    _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out, reuse=False)
+
+
+# ---------------------------------------------------------------- run
+def _run(start, end, force) -> bool:
+    from .dagster_home import prepare_dagster_home
+    from .warehouse.summary import format_summary, summarize
+    from .warehouse.connection import warehouse_url
+
+    settings = _settings()
+    prepare_dagster_home(settings)
+    from ..defs.runner import NothingToRun, run_window
+
+    try:
+        t0 = time.perf_counter()
+        click.echo(f"materializing every asset (landing folder {settings.landing_dir}) ...")
+        outcome = run_window(start, end, force=force, settings=settings)
+    except NothingToRun as exc:
+        raise click.ClickException(str(exc))
+    elapsed = time.perf_counter() - t0
+    click.echo("")
+    click.echo(format_summary(summarize(warehouse_url(settings))))
+    click.echo("")
+    click.echo(f"partitions {outcome.start} .. {outcome.end}, run {outcome.run_id}, {elapsed:.1f} s")
+    click.echo(f"warehouse: {_describe_database(settings)}")
+    click.echo("open the UI: `make dev` (or `nexus dev`), then http://localhost:3000")
+    if not outcome.success:
+        click.echo(f"FAILED steps: {', '.join(outcome.failed_steps) or '(see the run in the UI)'}", err=True)
+    return outcome.success
+
+
+def _describe_database(settings: Settings) -> str:
+    from .warehouse.connection import warehouse_url
+
+    if settings.embedded:
+        return f"embedded PostgreSQL, data in {settings.pgdata}; connect with `nexus db psql` or `psql \"$(nexus db url)\"`"
+    return "NEXUS_DATABASE_URL (" + warehouse_url(settings).split("@")[-1] + ")"
+
+
+@main.command(help="Materialize every asset, in dependency order, for every partition with landing files "
+                   "(or the given range), in one run with the configured Dagster instance.")
+@click.option("--from", "start", callback=_date, default=None, help="First partition (YYYY-MM-DD).")
+@click.option("--to", "end", callback=_date, default=None, help="Last partition (YYYY-MM-DD).")
+@click.option("--force", is_flag=True, help="Reload landing files even when unchanged since their last load.")
+def run(start, end, force):
+    if not _run(start, end, force):
+        sys.exit(1)
+
+
+@main.command(help="generate (reusing identical earlier output) + run.")
+@_generate_options
+def demo(seed, start, days, stores, skus, users, events_per_day, bad_rows, out):
+    if out is not None:
+        os.environ["NEXUS_LANDING_DIR"] = str(out.resolve())
+    _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out, reuse=True)
+    if not _run(None, None, False):
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- db
+@main.group(help="The warehouse database: start|stop|status|url|psql.")
+def db():
+    pass
+
+
+@db.command(help="Start the embedded PostgreSQL server (no-op when running or when NEXUS_DATABASE_URL is set).")
+def start():
+    from .warehouse.connection import warehouse_url
+
+    settings = _settings()
+    url = warehouse_url(settings)
+    click.echo(f"running: {url}" if settings.embedded else f"using NEXUS_DATABASE_URL, nothing to start")
+
+
+@db.command(help="Stop the embedded PostgreSQL server.")
+def stop():
+    from .warehouse import embedded
+
+    settings = _settings()
+    if not settings.embedded:
+        raise click.ClickException("NEXUS_DATABASE_URL is set: the server is not managed by nexus")
+    click.echo("stopped" if embedded.stop(settings) else "was not running")
+
+
+@db.command(help="Show whether the embedded server runs, its data directory and socket.")
+def status():
+    from .warehouse import embedded
+
+    settings = _settings()
+    if not settings.embedded:
+        click.echo("external server (NEXUS_DATABASE_URL)")
+        return
+    s = embedded.status(settings)
+    if s.running:
+        click.echo(f"running  pid {s.pid}  data {s.pgdata}  socket {s.socket_dir}")
+    else:
+        click.echo(f"stopped  data {s.pgdata}")
+        sys.exit(3)
+
+
+@db.command(help="Print the warehouse URL (starting the embedded server if needed).")
+def url():
+    from .warehouse.connection import warehouse_url
+
+    click.echo(warehouse_url(_settings()))
+
+
+@db.command(help="Open psql on the warehouse.")
+def psql():
+    from .warehouse import embedded
+    from .warehouse.connection import warehouse_url
+
+    target = warehouse_url(_settings())
+    binary = embedded.psql_path()
+    os.execv(str(binary), [str(binary), target])
+
+
+# ---------------------------------------------------------------- dev
+@main.command(help="Start the database (if needed) and the Dagster UI on localhost:3000.")
+@click.option("--port", default=3000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def dev(port, host):
+    from .dagster_home import prepare_dagster_home
+
+    settings = _settings()
+    prepare_dagster_home(settings)
+    os.environ["DAGSTER_DBT_PARSE_PROJECT_ON_LOAD"] = "1"
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(port), "-h", host]
+    click.echo(f"Dagster UI on http://{host}:{port} (instance in {settings.dagster_home}, storage in PostgreSQL)")
+    sys.exit(subprocess.call(command, cwd=PROJECT_ROOT))
+
+
+if __name__ == "__main__":
+    main()

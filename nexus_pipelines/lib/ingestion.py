@@ -1,0 +1,79 @@
+"""Load every landing file of one source for a window of partitions, Dagster-free.
+
+Each file is its own transaction: a file that cannot be read is reported (and recorded as
+failed in ``ops.load_manifest``) while every other file of the window still loads, so nothing
+valid is lost. ``IngestionFailed`` is raised at the end naming each unreadable file and line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .formats.base import SourceSpec, UnreadableFile
+from .landing import files_for, parse_context, store_currencies
+from .warehouse.loader import LoadResult, load_file, remove_missing_files
+
+
+class IngestionFailed(Exception):
+    def __init__(self, source: str, failures: list[UnreadableFile], summary: "IngestionSummary"):
+        self.failures = failures
+        self.summary = summary
+        lines = "\n".join(f"  - {f}" for f in failures)
+        super().__init__(
+            f"{len(failures)} file(s) of source {source!r} could not be read "
+            f"({summary.files_loaded} other file(s) loaded):\n{lines}"
+        )
+
+
+@dataclass
+class IngestionSummary:
+    source: str
+    start: dt.date | None
+    end: dt.date | None
+    results: list[LoadResult] = field(default_factory=list)
+    failed_files: list[str] = field(default_factory=list)
+
+    @property
+    def files_loaded(self) -> int:
+        return sum(1 for r in self.results if not r.skipped)
+
+    @property
+    def files_skipped(self) -> int:
+        return sum(1 for r in self.results if r.skipped)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(r.rows_read for r in self.results)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(r.rows_loaded for r in self.results)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(r.rows_quarantined for r in self.results)
+
+    @property
+    def duration_seconds(self) -> float:
+        return sum(r.duration_seconds for r in self.results)
+
+
+def ingest(url: str, spec: SourceSpec, landing_dir: Path, start: dt.date | None = None,
+           end: dt.date | None = None, *, force: bool = False) -> IngestionSummary:
+    files = files_for(spec, landing_dir, start, end)
+    currencies = store_currencies(landing_dir)
+    summary = IngestionSummary(spec.name, start, end)
+    failures: list[UnreadableFile] = []
+    for file in files:
+        try:
+            summary.results.append(load_file(url, spec, parse_context(file, currencies), force=force))
+        except UnreadableFile as exc:
+            failures.append(exc)
+            summary.failed_files.append(file.relative_path)
+    if spec.partitioned and start and end:
+        remove_missing_files(url, spec, start, end, [f.relative_path for f in files])
+    if failures:
+        raise IngestionFailed(spec.name, failures, summary)
+    return summary

@@ -1,0 +1,80 @@
+"""The landing folder contract (DESIGN.md §4): which files exist, for which source and date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .formats.base import ParseContext, SourceSpec
+
+_DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    relative_path: str
+    partition_date: dt.date | None
+    store_id: str | None
+
+
+def partition_date_of(path: Path) -> dt.date:
+    match = _DATE_IN_NAME.search(path.name)
+    if not match:
+        raise ValueError(f"{path}: the file name carries no YYYY-MM-DD partition date")
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {match.group(1)!r} in the file name is not a valid date") from exc
+
+
+def store_id_of(relative_path: str) -> str | None:
+    parts = relative_path.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "amazon" else None
+
+
+def files_for(spec: SourceSpec, landing_dir: Path, start: dt.date | None = None, end: dt.date | None = None) -> list[LandingFile]:
+    """Landing files of ``spec`` whose partition date lies in [start, end] (inclusive), sorted."""
+    found = []
+    for path in sorted(landing_dir.glob(spec.landing_glob)):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        relative = path.relative_to(landing_dir).as_posix()
+        date = partition_date_of(path) if spec.partitioned else None
+        if spec.partitioned and ((start and date < start) or (end and date > end)):
+            continue
+        found.append(LandingFile(path, relative, date, store_id_of(relative)))
+    return found
+
+
+def partition_dates(specs: list[SourceSpec], landing_dir: Path) -> list[dt.date]:
+    """Every partition date that has at least one landing file."""
+    dates = {f.partition_date for spec in specs if spec.partitioned for f in files_for(spec, landing_dir)}
+    return sorted(d for d in dates if d is not None)
+
+
+def store_currencies(landing_dir: Path) -> dict[str, str]:
+    """store_id -> currency from stores.yaml (empty when the file is missing or unreadable)."""
+    path = landing_dir / "stores.yaml"
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError:
+        return {}  # the stores asset reports the problem; parsing the others must not stop here
+    entries = data.get("stores", []) if isinstance(data, dict) else data or []
+    return {str(e["store_id"]): str(e["currency"]) for e in entries if isinstance(e, dict) and e.get("store_id") and e.get("currency")}
+
+
+def parse_context(file: LandingFile, currencies: dict[str, str]) -> ParseContext:
+    return ParseContext(
+        path=file.path,
+        relative_path=file.relative_path,
+        partition_date=file.partition_date or dt.date.today(),
+        store_id=file.store_id,
+        default_currency=currencies.get(file.store_id or ""),
+    )

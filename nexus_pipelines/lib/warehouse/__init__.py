@@ -1,0 +1,1 @@
+"""Warehouse access: embedded server lifecycle, connections and the COPY loader."""

@@ -1,0 +1,84 @@
+"""Connections to the warehouse: one URL, whichever server is behind it.
+
+``warehouse_url(settings)`` starts the embedded server when no NEXUS_DATABASE_URL is configured,
+creates the project's databases if they are missing, and returns a libpq URL. ``dbt_env`` turns
+that URL into the environment variables the dbt profile reads (no credentials in files).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from ..config import Settings
+from . import embedded
+
+DAGSTER_DB_SUFFIX = "_dagster"
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if not exists:
+            try:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another process created it between our check and our create
+
+
+def warehouse_url(settings: Settings) -> str:
+    """URL of the analytics database, starting the embedded server when needed."""
+    if settings.database_url:
+        return settings.database_url
+    server = embedded.start(settings)
+    _ensure_database(server.url("postgres"), settings.db_name)
+    return server.url(settings.db_name)
+
+
+def dagster_storage_url(settings: Settings) -> str:
+    """URL of the database that holds Dagster's runs, schedules and event logs."""
+    if settings.dagster_database_url:
+        return settings.dagster_database_url
+    base = warehouse_url(settings)
+    params = conninfo_to_dict(base)
+    name = f"{params.get('dbname') or settings.db_name}{DAGSTER_DB_SUFFIX}"
+    _ensure_database(base, name)
+    return with_database(base, name)
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server and credentials, another database (URL form, as SQLAlchemy needs it)."""
+    if "://" not in url:  # a libpq key=value string
+        return make_conninfo(url, dbname=dbname)
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + dbname))
+
+
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(url, **kwargs)
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[psycopg.Connection]:
+    """A connection whose work commits on success and rolls back on any exception."""
+    with psycopg.connect(url) as conn:
+        with conn.transaction():
+            yield conn
+
+
+def dbt_env(url: str) -> dict[str, str]:
+    """Environment variables read by dbt_project/profiles.yml."""
+    params = conninfo_to_dict(url)
+    return {
+        "NEXUS_PG_HOST": str(params.get("host") or "localhost"),
+        "NEXUS_PG_PORT": str(params.get("port") or 5432),
+        "NEXUS_PG_USER": str(params.get("user") or "postgres"),
+        "NEXUS_PG_PASSWORD": str(params.get("password") or ""),
+        "NEXUS_PG_DATABASE": str(params.get("dbname") or "postgres"),
+        "NEXUS_PG_SSLMODE": str(params.get("sslmode") or "prefer"),
+    }

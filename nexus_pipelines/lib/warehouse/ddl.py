@@ -1,0 +1,86 @@
+"""DDL of the tables the ingestion layer owns: raw.*, quarantine.* and ops.load_manifest.
+
+Tables are created on first use and gain columns added to a source's spec later (never drop
+or retype a column here: that is a migration a person decides).
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from ..formats.base import SourceSpec
+
+RAW_SCHEMA = "raw"
+QUARANTINE_SCHEMA = "quarantine"
+OPS_SCHEMA = "ops"
+
+LINEAGE_COLUMNS = (
+    ("_partition_date", "date"),
+    ("_source_file", "text not null"),
+    ("_row_number", "integer not null"),
+    ("_batch_id", "uuid not null"),
+    ("_loaded_at", "timestamptz not null default now()"),
+)
+
+MANIFEST_DDL = """
+create table if not exists ops.load_manifest (
+    load_id bigserial primary key,
+    batch_id uuid not null,
+    source text not null,
+    file_path text not null,
+    partition_date date,
+    sha256 text,
+    size_bytes bigint,
+    rows_read integer,
+    rows_loaded integer,
+    rows_quarantined integer,
+    status text not null check (status in ('loaded', 'failed')),
+    error text,
+    started_at timestamptz not null,
+    duration_seconds double precision
+);
+create index if not exists load_manifest_file_idx on ops.load_manifest (source, file_path, load_id desc);
+"""
+
+
+def ensure_schemas(conn: psycopg.Connection) -> None:
+    for schema in (RAW_SCHEMA, QUARANTINE_SCHEMA, OPS_SCHEMA):
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    conn.execute(MANIFEST_DDL)
+
+
+def ensure_raw_table(conn: psycopg.Connection, spec: SourceSpec) -> None:
+    table = sql.Identifier(RAW_SCHEMA, spec.name)
+    columns = [(c.name, c.pg_type) for c in spec.columns] + list(LINEAGE_COLUMNS)
+    conn.execute(
+        sql.SQL("create table if not exists {} ({})").format(
+            table,
+            sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns),
+        )
+    )
+    for name, pg_type in columns:
+        conn.execute(
+            sql.SQL("alter table {} add column if not exists {} {}").format(
+                table, sql.Identifier(name), sql.SQL(pg_type.replace(" not null", ""))
+            )
+        )
+    for column in ("_source_file", "_partition_date"):
+        conn.execute(
+            sql.SQL("create index if not exists {} on {} ({})").format(
+                sql.Identifier(f"{spec.name}{column}_idx"), table, sql.Identifier(column)
+            )
+        )
+    conn.execute(
+        sql.SQL(
+            """create table if not exists {} (
+                _partition_date date,
+                _source_file text not null,
+                _row_number integer not null,
+                raw_text text,
+                reason text not null,
+                _batch_id uuid not null,
+                _loaded_at timestamptz not null default now()
+            )"""
+        ).format(sql.Identifier(QUARANTINE_SCHEMA, spec.name))
+    )

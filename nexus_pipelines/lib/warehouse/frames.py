@@ -1,0 +1,89 @@
+"""DataFrames in and out of the warehouse: SQL aggregates in, COPY out.
+
+Only for inputs that SQL has already aggregated (one row per customer, cohort cell, ...):
+never read a raw event table through here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+_PG_TYPES = {
+    "b": "boolean",
+    "i": "bigint",
+    "u": "bigint",
+    "f": "double precision",
+    "M": "timestamptz",
+}
+
+
+def read_frame(url: str, query: str | sql.Composable, params: tuple | dict | None = None) -> pd.DataFrame:
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(query, params)
+        columns = [d.name for d in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
+def infer_pg_type(series: pd.Series) -> str:
+    kind = series.dtype.kind
+    if kind in _PG_TYPES:
+        return _PG_TYPES[kind]
+    sample = series.dropna()
+    first = sample.iloc[0] if len(sample) else None
+    if isinstance(first, dt.datetime):
+        return "timestamptz"
+    if isinstance(first, dt.date):
+        return "date"
+    if isinstance(first, Decimal):
+        return "numeric"
+    if isinstance(first, (bool, np.bool_)):
+        return "boolean"
+    return "text"
+
+
+def _clean(value):
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def replace_table(url: str, schema: str, table: str, frame: pd.DataFrame,
+                  column_types: dict[str, str] | None = None, *, where: tuple[str, tuple] | None = None) -> int:
+    """Replace ``schema.table`` (or only the rows matching ``where``) with ``frame``, via COPY, in one transaction.
+
+    ``where`` is a SQL condition with %s placeholders and its parameters, e.g.
+    ``("run_date = %s", (day,))``: then only those rows are replaced and the table keeps the rest.
+    """
+    types = {c: (column_types or {}).get(c) or infer_pg_type(frame[c]) for c in frame.columns}
+    ident = sql.Identifier(schema, table)
+    with psycopg.connect(url) as conn, conn.transaction():
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL("create table if not exists {} ({})").format(
+                ident, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in types.items())
+            )
+        )
+        if where is None:
+            conn.execute(sql.SQL("truncate {}").format(ident))
+        else:
+            conn.execute(sql.SQL("delete from {} where ").format(ident) + sql.SQL(where[0]), where[1])
+        statement = sql.SQL("copy {} ({}) from stdin").format(ident, sql.SQL(", ").join(map(sql.Identifier, frame.columns)))
+        with conn.cursor().copy(statement) as copy:
+            for row in frame.itertuples(index=False, name=None):
+                copy.write_row([_clean(v) for v in row])
+    return len(frame)

