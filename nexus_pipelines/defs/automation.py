@@ -42,7 +42,6 @@ def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
 refresh_job = define_asset_job(
     "refresh_all",
     selection=AssetSelection.all(),
-    partitions_def=daily_partitions,
     description="Every asset: raw loads and incremental facts for the run's partition window, "
     "then the unpartitioned marts and analytics.",
 )
@@ -58,10 +57,11 @@ def lookback_window(latest: dt.date, lookback_days: int) -> tuple[dt.date, dt.da
           default_status=DefaultScheduleStatus.RUNNING,
           description="Every morning at 06:00 UTC: refresh yesterday's partition and the lookback days before it.")
 def daily_refresh_schedule(context: ScheduleEvaluationContext):
-    latest_key = daily_partitions.get_last_partition_key(current_time=context.scheduled_execution_time)
-    if latest_key is None:
-        return SkipReason("no partition has started yet")
-    start, end = lookback_window(dt.date.fromisoformat(latest_key), load_settings().lookback_days)
+    # the newest complete daily partition is the day before the tick (UTC)
+    latest = (context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)).date() - dt.timedelta(days=1)
+    if latest < load_settings().partitions_start:
+        return SkipReason("no partition has completed yet")
+    start, end = lookback_window(latest, load_settings().lookback_days)
     return RunRequest(run_key=f"daily-{end}", tags=range_tags(start, end))
 
 

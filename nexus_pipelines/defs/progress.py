@@ -40,6 +40,6 @@ class ProgressHandler(logging.Handler):
 
 @logger(description="Compact progress lines on stderr (step starts/finishes, materializations, checks, warnings).")
 def progress_logger(_init_context):
-    log = logging.Logger("nexus", level=logging.INFO)
+    log = logging.Logger("nexus", level=logging.DEBUG)  # Dagster logs its events at DEBUG
     log.addHandler(ProgressHandler())
     return log

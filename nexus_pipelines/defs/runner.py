@@ -14,6 +14,7 @@ from ..lib.config import Settings, load_settings
 from ..lib.formats import SOURCES
 from ..lib.landing import partition_dates
 from .automation import range_tags
+from .progress import progress_logger
 
 
 class NothingToRun(Exception):
@@ -54,8 +55,11 @@ def run_window(start: dt.date | None = None, end: dt.date | None = None, *, forc
 
     settings = settings or load_settings()
     start, end = resolve_window(settings, start, end)
-    job = defs.get_repository_def().get_job("refresh_all")
-    run_config = {"ops": {f"raw__{name}": {"config": {"force": force}} for name in SOURCES}} if force else {}
+    job = defs.resolve_job_def("refresh_all").with_logger_defs({"console": progress_logger})
+    # naming a logger in run_config makes Dagster use the job's loggers instead of its default console
+    run_config = {"loggers": {"console": {}}}
+    if force:
+        run_config["ops"] = {f"raw__{name}": {"config": {"force": True}} for name in SOURCES}
     result = job.execute_in_process(
         run_config=run_config,
         instance=instance or DagsterInstance.get(),

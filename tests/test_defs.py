@@ -1,0 +1,79 @@
+"""The Dagster definitions load and are wired as DESIGN.md says (no database needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context
+
+from nexus_pipelines.definitions import defs
+from nexus_pipelines.defs.automation import RANGE_END_TAG, RANGE_START_TAG, changed_partition_dates, lookback_window
+from nexus_pipelines.lib.formats import SOURCES
+
+
+def graph():
+    return defs.resolve_asset_graph()
+
+
+def test_every_source_has_a_partitioned_raw_asset_and_stores_is_unpartitioned():
+    keys = graph().get_all_asset_keys()
+    for name, spec in SOURCES.items():
+        key = AssetKey(["raw", name])
+        assert key in keys
+        assert graph().get(key).is_partitioned == spec.partitioned
+    assert not graph().get(AssetKey(["raw", "stores"])).is_partitioned
+
+
+def test_lineage_raw_to_staging_to_mart_to_analytics():
+    g = graph()
+    assert AssetKey(["raw", "amazon_orders"]) in g.get(AssetKey(["stg_amazon__orders"])).parent_keys
+    assert AssetKey(["stg_amazon__orders"]) in g.get(AssetKey(["fct_daily_sales"])).parent_keys
+    assert AssetKey(["fct_daily_sales"]) in g.get(AssetKey(["store_daily_summary"])).parent_keys
+    assert g.get(AssetKey(["fct_daily_sales"])).is_partitioned
+    assert not g.get(AssetKey(["stg_amazon__orders"])).is_partitioned
+
+
+def test_dbt_tests_are_asset_checks():
+    check_names = {key.name for key in graph().asset_check_keys}
+    assert any(name.startswith("not_null_fct_daily_sales") for name in check_names)
+    assert "quarantine_share" in check_names
+
+
+def test_daily_schedule_requests_the_latest_partition_with_lookback():
+    schedule = defs.resolve_schedule_def("daily_refresh_schedule")
+    context = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 6, 10, 6, 0, tzinfo=dt.timezone.utc))
+    request = schedule.evaluate_tick(context).run_requests[0]
+    # the last complete partition on 2026-06-10 is 2026-06-09; lookback 3 days → 06-06 .. 06-09
+    assert request.tags[RANGE_START_TAG] == "2026-06-06"
+    assert request.tags[RANGE_END_TAG] == "2026-06-09"
+    assert lookback_window(dt.date(2026, 1, 2), 3)[0] >= dt.date(2026, 1, 1)
+
+
+def test_landing_sensor_requests_one_run_over_new_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEXUS_LANDING_DIR", str(tmp_path))
+    for day in ("2026-03-02", "2026-03-05"):
+        path = tmp_path / "amazon" / "s1" / "orders" / f"{day}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("amazon-order-id\n")
+    sensor = defs.resolve_sensor_def("landing_file_sensor")
+    with DagsterInstance.ephemeral() as instance:
+        result = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=None))
+        assert len(result.run_requests) == 1
+        assert result.run_requests[0].tags[RANGE_START_TAG] == "2026-03-02"
+        assert result.run_requests[0].tags[RANGE_END_TAG] == "2026-03-05"
+        again = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=result.cursor))
+        assert not again.run_requests
+    dates, newest = changed_partition_dates(tmp_path, 0)
+    assert dates == [dt.date(2026, 3, 2), dt.date(2026, 3, 5)] and newest > 0
+
+
+def test_configuration_comes_from_environment_only_through_config():
+    offenders = []
+    for root, _dirs, files in os.walk(os.path.join(os.path.dirname(__file__), "..", "nexus_pipelines")):
+        for name in files:
+            if name.endswith(".py") and name != "config.py":
+                text = open(os.path.join(root, name)).read()
+                if "os.environ.get(\"NEXUS" in text or "getenv(\"NEXUS" in text:
+                    offenders.append(name)
+    assert offenders == []
