@@ -13,6 +13,8 @@ from dagster import DagsterInstance
 from ..lib.config import Settings, load_settings
 from ..lib.formats import SOURCES
 from ..lib.landing import partition_dates
+from ..lib.warehouse.connection import warehouse_url
+from ..lib.warehouse.roles import ensure_bi_reader
 from .automation import range_tags
 from .progress import progress_logger
 
@@ -67,4 +69,5 @@ def run_window(start: dt.date | None = None, end: dt.date | None = None, *, forc
         raise_on_error=raise_on_error,
     )
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
+    ensure_bi_reader(warehouse_url(settings))
     return RunOutcome(result.success, result.run_id, start, end, failed)
