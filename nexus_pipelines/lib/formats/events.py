@@ -1,0 +1,180 @@
+"""Segment-spec events: JSON lines, plain (``.jsonl``) or gzip-compressed (``.jsonl.gz``).
+
+This is the hot path of ingestion (millions of lines a day), so a line costs one
+``orjson.loads`` of its bytes, a few dict lookups and ``datetime.fromisoformat``; everything
+slower runs only for lines that already look wrong.
+
+Mapping: ``messageId, type, event, name, userId, anonymousId, timestamp, receivedAt, sentAt,
+context, properties, traits`` fill their columns (``event`` → event_name and ``name`` →
+page_name whatever the type, so a screen's name is kept too); any other key goes into
+``extra_fields``. Every ``type`` is kept (screen, alias, group...). Duplicate ``messageId``s
+are all returned: re-sends are removed later, where all files of a day are seen together.
+
+A line is rejected when it is not a JSON object, lacks ``messageId``/``type``/``timestamp``,
+has neither ``userId`` nor ``anonymousId``, has a timestamp that is not ISO-8601, has
+``context``/``properties``/``traits`` that are not objects, or holds text PostgreSQL cannot
+store. Timestamps without an offset are taken as UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import orjson
+import zlib
+from typing import IO, Any, Iterator, NoReturn
+
+from .base import ParseContext, ParsedRow, ParseResult, Rejected, UnreadableFile
+from .common import UTC, unstorable_text
+
+_fromisoformat = dt.datetime.fromisoformat
+
+
+class _BadEvent(ValueError):
+    """Raised with the reason an event line cannot be loaded."""
+
+
+def parse_events(ctx: ParseContext) -> Iterator[ParseResult]:
+    """One ParsedRow or Rejected per non-blank line; the line number is the physical line.
+
+    A damaged or truncated gzip stream makes the file unreadable at the line where it breaks.
+    """
+    line_number = 0
+    try:
+        with _open(ctx) as lines:
+            for line_number, raw in enumerate(lines, start=1):
+                if line_number == 1 and raw.startswith(_BOM):
+                    raw = raw[len(_BOM):]
+                result = _line_result(line_number, raw)
+                if result is not None:
+                    yield result
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise UnreadableFile(ctx.path, line_number + 1, f"damaged gzip data: {exc}") from exc
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _line_result(line_number: int, raw: bytes) -> ParseResult | None:
+    """The row of one line, its rejection, or None for a blank line."""
+    try:
+        values = _event_values(orjson.loads(raw))
+        if _may_be_unstorable(raw):
+            _check_storable(values)
+    except _BadEvent as exc:
+        return Rejected(line_number, _line_text(raw), str(exc))
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        if not raw.strip():
+            return None
+        return Rejected(line_number, _line_text(raw), f"not valid JSON: {exc}")
+    return ParsedRow(line_number, values)
+
+
+def _open(ctx: ParseContext) -> IO[bytes]:
+    if ctx.path.name.endswith(".gz"):
+        return gzip.open(ctx.path, "rb")
+    return open(ctx.path, "rb")
+
+
+def _event_values(event: Any) -> tuple[Any, ...]:
+    """The EVENTS column values of one decoded line; raises _BadEvent with the reason.
+
+    The mapped keys are popped, so what is left of the dict is ``extra_fields`` without a
+    copy. Each check tests the common case inline and calls a helper only to convert or to
+    word a rejection: this function runs once per event.
+    """
+    if type(event) is not dict:
+        raise _BadEvent(f"expected a JSON object, got {type(event).__name__}")
+    pop = event.pop
+    message_id = pop("messageId", None)
+    event_type = pop("type", None)
+    event_name = pop("event", None)
+    page_name = pop("name", None)
+    user_id = pop("userId", None)
+    anonymous_id = pop("anonymousId", None)
+    timestamp = pop("timestamp", None)
+    received_at = pop("receivedAt", None)
+    sent_at = pop("sentAt", None)
+    context = pop("context", None)
+    properties = pop("properties", None)
+    traits = pop("traits", None)
+
+    if type(message_id) is not str or not message_id:
+        _reject_required_text(message_id, "messageId")
+    if type(event_type) is not str or not event_type:
+        _reject_required_text(event_type, "type")
+    if timestamp is None:
+        raise _BadEvent("timestamp: missing")
+    if event_name is not None and type(event_name) is not str:
+        event_name = _number_as_text(event_name, "event")
+    if page_name is not None and type(page_name) is not str:
+        page_name = _number_as_text(page_name, "name")
+    if user_id is not None and type(user_id) is not str:
+        user_id = _number_as_text(user_id, "userId")
+    if anonymous_id is not None and type(anonymous_id) is not str:
+        anonymous_id = _number_as_text(anonymous_id, "anonymousId")
+    if not user_id and not anonymous_id:
+        raise _BadEvent("neither userId nor anonymousId is set")
+    for value, key in ((context, "context"), (properties, "properties"), (traits, "traits")):
+        if value is not None and type(value) is not dict:
+            raise _BadEvent(f"{key}: expected an object, got {type(value).__name__}")
+    return (
+        message_id,
+        event_type,
+        event_name or None,
+        page_name or None,
+        user_id or None,
+        anonymous_id or None,
+        _timestamp(timestamp, "timestamp"),
+        None if received_at is None else _timestamp(received_at, "receivedAt"),
+        None if sent_at is None else _timestamp(sent_at, "sentAt"),
+        context,
+        properties,
+        traits,
+        event or None,
+    )
+
+
+def _reject_required_text(value: Any, key: str) -> NoReturn:
+    if value is None or value == "":
+        raise _BadEvent(f"{key}: missing")
+    raise _BadEvent(f"{key}: expected a string, got {type(value).__name__}")
+
+
+def _number_as_text(value: Any, key: str) -> str:
+    """Numbers are kept as text (some SDKs send ``userId: 42``); other types reject the line."""
+    if type(value) is int:
+        return str(value)
+    raise _BadEvent(f"{key}: expected a string, got {type(value).__name__}")
+
+
+def _timestamp(value: Any, key: str) -> dt.datetime:
+    """``datetime.fromisoformat`` (``Z`` included); a value without offset is taken as UTC."""
+    try:
+        parsed = _fromisoformat(value)
+    except (TypeError, ValueError):
+        raise _BadEvent(f"{key}: {value!r} is not an ISO-8601 timestamp") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _may_be_unstorable(raw: bytes) -> bool:
+    """Cheap byte test for text PostgreSQL rejects: NUL and lone UTF-16 surrogates.
+
+    They arrive escaped (``\\u0000``, ``\\ud800``) or, as UTF-8-encoded surrogates (lead byte 0xED), which orjson refuses as invalid UTF-8. Most lines have none of
+    these bytes and skip the walk through the decoded values.
+    """
+    if b"\\u" in raw and (b"\\u0000" in raw or b"\\ud" in raw or b"\\uD" in raw):
+        return True
+    return b"\xed" in raw
+
+
+def _check_storable(values: tuple[Any, ...]) -> None:
+    for value in values:
+        problem = unstorable_text(value)
+        if problem is not None:
+            raise _BadEvent(problem)
+
+
+def _line_text(raw: bytes) -> str:
+    """The line as quarantine text: decoded leniently, without its line ending."""
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n").replace("\x00", "\\u0000")

@@ -1,0 +1,193 @@
+"""Segment-spec JSON-lines events: mapping, duplicates, gzip, rejected lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from nexus_pipelines.lib.formats import SOURCES, ParseContext, ParsedRow, Rejected, UnreadableFile
+
+UTC = dt.timezone.utc
+COLUMNS = SOURCES["events"].column_names
+
+TRACK = {
+    "messageId": "m-1",
+    "type": "track",
+    "event": "Order Completed",
+    "userId": None,
+    "anonymousId": "anon-1",
+    "timestamp": "2026-11-01T13:45:10.250Z",
+    "receivedAt": "2026-11-01T13:45:11+00:00",
+    "sentAt": "2026-11-01T15:45:10.500+02:00",
+    "context": {"ip": "203.0.113.5", "campaign": {"source": "google", "medium": "cpc"}},
+    "properties": {
+        "order_id": "o-1", "revenue": 39.98, "currency": "USD", "products": [{"sku": "MUG-01"}]
+    },
+    "integrations": {"All": True},
+    "version": 2,
+}
+PAGE = {
+    "messageId": "m-2",
+    "type": "page",
+    "name": "Product",
+    "userId": "u-1",
+    "timestamp": "2026-11-01T13:46:00Z",
+    "properties": {"path": "/p/mug"},
+}
+IDENTIFY = {
+    "messageId": "m-3",
+    "type": "identify",
+    "userId": "u-1",
+    "anonymousId": "anon-1",
+    "timestamp": "2026-11-01T13:47:00Z",
+    "traits": {"email": "a@example.com"},
+}
+SCREEN = {
+    "messageId": "m-4", "type": "screen", "name": "Home", "userId": 42, "timestamp": "2026-11-01"
+}
+
+
+def landed(tmp_path: Path, name: str, lines: list[str], *, compress: bool = False,
+           newline: str = "\n") -> ParseContext:
+    path = tmp_path / "events" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(line + newline for line in lines).encode("utf-8")
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return ParseContext(path, f"events/{name}", dt.date(2026, 11, 1))
+
+
+def parse(ctx: ParseContext) -> list:
+    return list(SOURCES["events"].parser(ctx))
+
+
+def values(row: ParsedRow) -> dict:
+    assert isinstance(row, ParsedRow), row
+    assert len(row.values) == len(COLUMNS)
+    return dict(zip(COLUMNS, row.values))
+
+
+def test_track_page_identify_and_other_types_are_mapped(tmp_path):
+    lines = [json.dumps(event) for event in (TRACK, PAGE, IDENTIFY, SCREEN)]
+    ctx = landed(tmp_path, "2026-11-01.jsonl", lines)
+
+    track, page, identify, screen = (values(r) for r in parse(ctx))
+
+    assert track == {
+        "message_id": "m-1",
+        "event_type": "track",
+        "event_name": "Order Completed",
+        "page_name": None,
+        "user_id": None,
+        "anonymous_id": "anon-1",
+        "event_timestamp": dt.datetime(2026, 11, 1, 13, 45, 10, 250000, tzinfo=UTC),
+        "received_at": dt.datetime(2026, 11, 1, 13, 45, 11, tzinfo=UTC),
+        "sent_at": dt.datetime(2026, 11, 1, 13, 45, 10, 500000, tzinfo=UTC),
+        "context": TRACK["context"],
+        "properties": TRACK["properties"],
+        "traits": None,
+        "extra_fields": {"integrations": {"All": True}, "version": 2},
+    }
+    assert track["sent_at"].utcoffset() == dt.timedelta(hours=2)
+    assert (page["event_type"], page["page_name"], page["event_name"]) == ("page", "Product", None)
+    assert page["user_id"] == "u-1" and page["anonymous_id"] is None
+    assert page["extra_fields"] is None
+    assert identify["traits"] == {"email": "a@example.com"}
+    assert identify["properties"] is None
+    assert (screen["event_type"], screen["page_name"]) == ("screen", "Home")
+    assert screen["user_id"] == "42"  # numeric ids are kept as text
+    assert screen["event_timestamp"] == dt.datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_duplicate_message_ids_are_all_returned(tmp_path):
+    resend = {**TRACK, "receivedAt": "2026-11-01T14:00:00Z"}
+    ctx = landed(tmp_path, "2026-11-01.jsonl", [json.dumps(TRACK), json.dumps(resend)])
+
+    first, second = (values(r) for r in parse(ctx))
+
+    assert first["message_id"] == second["message_id"] == "m-1"
+    assert second["received_at"] == dt.datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
+
+
+def test_gzip_file_with_crlf_and_bom(tmp_path):
+    lines = ["\ufeff" + json.dumps(TRACK), json.dumps(PAGE)]
+    ctx = landed(tmp_path, "2026-11-01.jsonl.gz", lines, compress=True, newline="\r\n")
+
+    results = parse(ctx)
+
+    assert [values(r)["message_id"] for r in results] == ["m-1", "m-2"]
+    assert [r.line for r in results] == [1, 2]
+
+
+def test_bad_lines_are_rejected_with_line_numbers(tmp_path):
+    lines = [
+        json.dumps(TRACK),  # 1
+        "{not json",  # 2
+        "",  # 3 blank: skipped
+        json.dumps([1, 2]),  # 4
+        json.dumps({k: v for k, v in PAGE.items() if k != "messageId"}),  # 5
+        json.dumps({**PAGE, "timestamp": "yesterday"}),  # 6
+        json.dumps({**PAGE, "userId": None}),  # 7: no anonymousId either
+        json.dumps({**PAGE, "properties": ["a"]}),  # 8
+        json.dumps({**PAGE, "type": ""}),  # 9
+        json.dumps({k: v for k, v in PAGE.items() if k != "timestamp"}),  # 10
+        json.dumps({**PAGE, "sentAt": 1700000000}),  # 11
+        json.dumps({**PAGE, "properties": {"note": "a\x00b"}}),  # 12: \u0000 escape
+        json.dumps({**PAGE, "name": "\ud800"}),  # 13: lone surrogate escape
+        "   ",  # 14 blank
+        json.dumps(PAGE),  # 15
+    ]
+    ctx = landed(tmp_path, "2026-11-01.jsonl", lines)
+
+    results = parse(ctx)
+
+    assert [(type(r).__name__, r.line) for r in results] == [
+        ("ParsedRow", 1),
+        *[("Rejected", n) for n in (2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)],
+        ("ParsedRow", 15),
+    ]
+    reasons = {r.line: r.reason for r in results if isinstance(r, Rejected)}
+    assert reasons[2].startswith("not valid JSON")
+    assert reasons[4] == "expected a JSON object, got list"
+    assert reasons[5] == "messageId: missing"
+    assert reasons[6] == "timestamp: 'yesterday' is not an ISO-8601 timestamp"
+    assert reasons[7] == "neither userId nor anonymousId is set"
+    assert reasons[8] == "properties: expected an object, got list"
+    assert reasons[9] == "type: missing"
+    assert reasons[10] == "timestamp: missing"
+    assert reasons[11] == "sentAt: 1700000000 is not an ISO-8601 timestamp"
+    assert "NUL character" in reasons[12]
+    assert "surrogate" in reasons[13]
+    rejected = {r.line: r.raw for r in results if isinstance(r, Rejected)}
+    assert rejected[2] == "{not json"
+
+
+def test_invalid_utf8_line_is_rejected_not_fatal(tmp_path):
+    path = tmp_path / "events" / "2026-11-01.jsonl"
+    path.parent.mkdir(parents=True)
+    surrogate = json.dumps({**PAGE, "name": "X"}).encode().replace(b"X", b"\xed\xa0\x80")
+    latin1 = b'{"messageId": "caf\xe9"}'
+    path.write_bytes(b"\n".join([json.dumps(PAGE).encode(), latin1, surrogate]))
+    ctx = ParseContext(path, "events/2026-11-01.jsonl", dt.date(2026, 11, 1))
+
+    good, latin1, encoded_surrogate = parse(ctx)
+
+    assert isinstance(good, ParsedRow)
+    assert isinstance(latin1, Rejected) and latin1.line == 2
+    assert latin1.reason.startswith("not valid JSON")
+    assert latin1.raw == '{"messageId": "caf\ufffd"}'
+    assert isinstance(encoded_surrogate, Rejected) and encoded_surrogate.line == 3
+    assert "surrogate" in encoded_surrogate.reason
+
+
+def test_truncated_gzip_is_unreadable(tmp_path):
+    lines = [json.dumps({**PAGE, "messageId": f"m-{i}"}) for i in range(2000)]
+    ctx = landed(tmp_path, "2026-11-01.jsonl.gz", lines, compress=True)
+    ctx.path.write_bytes(ctx.path.read_bytes()[:-200])
+
+    with pytest.raises(UnreadableFile, match="damaged gzip data") as info:
+        parse(ctx)
+    assert info.value.line is not None and info.value.line > 1
