@@ -16,6 +16,12 @@ _SHOWN = {
 
 
 class ProgressHandler(logging.Handler):
+    """Prints each step's start/finish, each asset once per step (not once per partition), checks, warnings."""
+
+    def __init__(self):
+        super().__init__()
+        self._printed: set[tuple[str, str]] = set()
+
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
@@ -24,7 +30,11 @@ class ProgressHandler(logging.Handler):
             if label is None:
                 return
             if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-                text = f"{label} {event.asset_key.to_user_string()}"
+                seen = (event.step_key or "", event.asset_key.to_user_string())
+                if seen in self._printed:
+                    return
+                self._printed.add(seen)
+                text = f"{label} {seen[1]}"
             elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
                 data = event.event_specific_data
                 status = "passed" if data.passed else f"FAILED ({data.severity.value})"

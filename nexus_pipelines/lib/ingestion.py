@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .formats.base import SourceSpec, UnreadableFile
 from .landing import files_for, parse_context, store_currencies
-from .warehouse.loader import LoadResult, load_file, remove_missing_files
+from .warehouse.loader import LoadResult, load_file, loader_connection, remove_missing_files
 
 
 class IngestionFailed(Exception):
@@ -66,14 +66,15 @@ def ingest(url: str, spec: SourceSpec, landing_dir: Path, start: dt.date | None 
     currencies = store_currencies(landing_dir)
     summary = IngestionSummary(spec.name, start, end)
     failures: list[UnreadableFile] = []
-    for file in files:
-        try:
-            summary.results.append(load_file(url, spec, parse_context(file, currencies), force=force))
-        except UnreadableFile as exc:
-            failures.append(exc)
-            summary.failed_files.append(file.relative_path)
-    if spec.partitioned and start and end:
-        remove_missing_files(url, spec, start, end, [f.relative_path for f in files])
+    with loader_connection(url, spec) as conn:
+        for file in files:
+            try:
+                summary.results.append(load_file(conn, spec, parse_context(file, currencies), force=force))
+            except UnreadableFile as exc:
+                failures.append(exc)
+                summary.failed_files.append(file.relative_path)
+        if spec.partitioned and start and end:
+            remove_missing_files(conn, spec, start, end, [f.relative_path for f in files])
     if failures:
         raise IngestionFailed(spec.name, failures, summary)
     return summary

@@ -13,12 +13,15 @@ import datetime as dt
 import hashlib
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
+import orjson
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
+from psycopg.types.json import set_json_dumps
 
 from ..formats.base import ParseContext, ParsedRow, Rejected, SourceSpec, UnreadableFile
 from .ddl import LINEAGE_COLUMNS, QUARANTINE_SCHEMA, RAW_SCHEMA, ensure_raw_table, ensure_schemas
@@ -62,31 +65,29 @@ def _last_loaded_sha(conn: psycopg.Connection, source: str, file_path: str) -> s
     return row[0] if row and row[1] == "loaded" else None
 
 
-def _jsonb_positions(spec: SourceSpec) -> list[int]:
-    return [i for i, c in enumerate(spec.columns) if c.pg_type == "jsonb"]
-
-
 def _copy_rows(conn, spec: SourceSpec, ctx: ParseContext, batch_id: uuid.UUID) -> tuple[int, list[Rejected]]:
     columns = spec.column_names + _COPY_LINEAGE
     statement = sql.SQL("copy {} ({}) from stdin").format(
         sql.Identifier(RAW_SCHEMA, spec.name), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
-    json_positions = _jsonb_positions(spec)
     lineage = (ctx.partition_date if spec.partitioned else None, ctx.relative_path)
     loaded = 0
     rejected: list[Rejected] = []
     with conn.cursor().copy(statement) as copy:
+        # declaring the types up front spares psycopg a dumper lookup per value (and lets dicts go to jsonb)
+        copy.set_types([_base_type(c.pg_type) for c in spec.columns] + ["date", "text", "integer", "uuid"])
         for item in spec.parser(ctx):
             if isinstance(item, ParsedRow):
-                values = list(item.values)
-                for i in json_positions:
-                    if values[i] is not None:
-                        values[i] = Jsonb(values[i])
-                copy.write_row((*values, *lineage, item.line, batch_id))
+                copy.write_row((*item.values, *lineage, item.line, batch_id))
                 loaded += 1
             else:
                 rejected.append(item)
     return loaded, rejected
+
+
+def _base_type(pg_type: str) -> str:
+    """numeric(18,4) -> numeric: the name psycopg knows the type by."""
+    return pg_type.split("(")[0].strip()
 
 
 def _copy_rejects(conn, spec: SourceSpec, ctx: ParseContext, batch_id: uuid.UUID, rejected: list[Rejected]) -> None:
@@ -122,41 +123,50 @@ def _record(conn, spec, ctx, batch_id, sha, size, started, duration, read, loade
     )
 
 
-def load_file(url: str, spec: SourceSpec, ctx: ParseContext, *, force: bool = False) -> LoadResult:
-    """Replace what ``ctx.path`` contributed to ``raw.<spec.name>``; raise UnreadableFile when it cannot be read."""
+@contextmanager
+def loader_connection(url: str, spec: SourceSpec) -> Iterator[psycopg.Connection]:
+    """An autocommit connection with ``spec``'s tables in place: each ``conn.transaction()`` is a real one."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        set_json_dumps(orjson.dumps, context=conn)  # jsonb columns: orjson is ~5x faster than json.dumps
+        with conn.transaction():
+            prepare(conn, spec)
+        yield conn
+
+
+def load_file(conn: psycopg.Connection, spec: SourceSpec, ctx: ParseContext, *, force: bool = False) -> LoadResult:
+    """Replace what ``ctx.path`` contributed to ``raw.<spec.name>``; raise UnreadableFile when it cannot be read.
+
+    ``conn`` comes from ``loader_connection`` (autocommit, tables prepared).
+    """
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     sha = file_sha256(ctx.path)
     size = ctx.path.stat().st_size
     batch_id = uuid.uuid4()
     partition = ctx.partition_date if spec.partitioned else None
-    # autocommit: each `with conn.transaction()` below is a real transaction of its own
-    with psycopg.connect(url, autocommit=True) as conn:
+    if not force and _last_loaded_sha(conn, spec.name, ctx.relative_path) == sha:
+        return LoadResult(spec.name, ctx.relative_path, partition, 0, 0, 0, time.perf_counter() - t0, True, sha)
+    try:
         with conn.transaction():
-            prepare(conn, spec)
-        if not force and _last_loaded_sha(conn, spec.name, ctx.relative_path) == sha:
-            return LoadResult(spec.name, ctx.relative_path, partition, 0, 0, 0, time.perf_counter() - t0, True, sha)
-        try:
-            with conn.transaction():
-                _delete_previous(conn, spec, ctx.relative_path)
-                loaded, rejected = _copy_rows(conn, spec, ctx, batch_id)
-                _copy_rejects(conn, spec, ctx, batch_id, rejected)
-                duration = time.perf_counter() - t0
-                read = loaded + len(rejected)
-                _record(conn, spec, ctx, batch_id, sha, size, started, duration, read, loaded, len(rejected), "loaded")
-        except UnreadableFile as exc:
-            with conn.transaction():
-                _record(conn, spec, ctx, batch_id, sha, size, started, time.perf_counter() - t0,
-                        None, None, None, "failed", str(exc))
-            raise
+            _delete_previous(conn, spec, ctx.relative_path)
+            loaded, rejected = _copy_rows(conn, spec, ctx, batch_id)
+            _copy_rejects(conn, spec, ctx, batch_id, rejected)
+            duration = time.perf_counter() - t0
+            read = loaded + len(rejected)
+            _record(conn, spec, ctx, batch_id, sha, size, started, duration, read, loaded, len(rejected), "loaded")
+    except UnreadableFile as exc:
+        with conn.transaction():
+            _record(conn, spec, ctx, batch_id, sha, size, started, time.perf_counter() - t0,
+                    None, None, None, "failed", str(exc))
+        raise
     return LoadResult(spec.name, ctx.relative_path, partition, read, loaded, len(rejected), duration, False, sha)
 
 
-def remove_missing_files(url: str, spec: SourceSpec, start: dt.date, end: dt.date, present: list[str]) -> int:
+def remove_missing_files(conn: psycopg.Connection, spec: SourceSpec, start: dt.date, end: dt.date,
+                         present: list[str]) -> int:
     """Delete rows of partitions [start, end] whose source file is no longer in the landing folder."""
-    with psycopg.connect(url) as conn, conn.transaction():
-        prepare(conn, spec)
-        removed = 0
+    removed = 0
+    with conn.transaction():
         for schema in (RAW_SCHEMA, QUARANTINE_SCHEMA):
             cur = conn.execute(
                 sql.SQL(
@@ -165,4 +175,4 @@ def remove_missing_files(url: str, spec: SourceSpec, start: dt.date, end: dt.dat
                 (start, end, present),
             )
             removed += cur.rowcount if schema == RAW_SCHEMA else 0
-        return removed
+    return removed
