@@ -52,6 +52,8 @@ def test_daily_schedule_requests_the_latest_partition_with_lookback():
 
 def test_landing_sensor_requests_one_run_over_new_files(tmp_path, monkeypatch):
     monkeypatch.setenv("NEXUS_LANDING_DIR", str(tmp_path))
+    monkeypatch.setattr("nexus_pipelines.defs.automation.last_successful_loads", lambda url: {})
+    monkeypatch.setattr("nexus_pipelines.defs.automation.warehouse_url", lambda settings: "unused")
     for day in ("2026-03-02", "2026-03-05"):
         path = tmp_path / "amazon" / "s1" / "orders" / f"{day}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +68,9 @@ def test_landing_sensor_requests_one_run_over_new_files(tmp_path, monkeypatch):
         assert not again.run_requests
     dates, newest = changed_partition_dates(tmp_path, 0)
     assert dates == [dt.date(2026, 3, 2), dt.date(2026, 3, 5)] and newest > 0
+    # a file loaded after its last change (e.g. by `nexus run`) does not trigger a run again
+    loaded = {"amazon/s1/orders/2026-03-02.txt": newest / 1e9 + 1}
+    assert changed_partition_dates(tmp_path, 0, loaded)[0] == [dt.date(2026, 3, 5)]
 
 
 def test_configuration_comes_from_environment_only_through_config():

@@ -65,9 +65,15 @@ def daily_refresh_schedule(context: ScheduleEvaluationContext):
     return RunRequest(run_key=f"daily-{end}", tags=range_tags(start, end))
 
 
-def changed_partition_dates(landing_dir, since_mtime_ns: int) -> tuple[list[dt.date], int]:
-    """Partition dates of landing files modified after ``since_mtime_ns``, and the newest mtime seen."""
+def changed_partition_dates(landing_dir, since_mtime_ns: int,
+                            loaded_at: dict[str, float] | None = None) -> tuple[list[dt.date], int]:
+    """Partition dates of landing files modified after ``since_mtime_ns``, and the newest mtime seen.
+
+    ``loaded_at`` (relative path -> epoch seconds of its last successful load) skips files that were
+    already loaded after their last change, e.g. by `nexus run` before the sensor first ticked.
+    """
     newest = since_mtime_ns
+    loaded_at = loaded_at or {}
     dates: set[dt.date] = set()
     for spec in SOURCES.values():
         if not spec.partitioned:
@@ -75,9 +81,22 @@ def changed_partition_dates(landing_dir, since_mtime_ns: int) -> tuple[list[dt.d
         for file in files_for(spec, landing_dir):
             mtime = file.path.stat().st_mtime_ns
             if mtime > since_mtime_ns:
-                dates.add(file.partition_date)
                 newest = max(newest, mtime)
+                if loaded_at.get(file.relative_path, 0.0) * 1e9 < mtime:
+                    dates.add(file.partition_date)
     return sorted(dates), newest
+
+
+def last_successful_loads(url: str) -> dict[str, float]:
+    """relative path -> epoch seconds of the start of its latest successful load (empty before any load)."""
+    with psycopg.connect(url) as conn:
+        if conn.execute("select to_regclass('ops.load_manifest')").fetchone()[0] is None:
+            return {}
+        rows = conn.execute(
+            "select file_path, extract(epoch from max(started_at)) from ops.load_manifest "
+            "where status = 'loaded' group by file_path"
+        ).fetchall()
+    return {path: float(epoch) for path, epoch in rows}
 
 
 @sensor(job=refresh_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
@@ -85,8 +104,9 @@ def changed_partition_dates(landing_dir, since_mtime_ns: int) -> tuple[list[dt.d
 def landing_file_sensor(context: SensorEvaluationContext):
     settings = load_settings()
     since = int(context.cursor or 0)
-    dates, newest = changed_partition_dates(settings.landing_dir, since)
+    dates, newest = changed_partition_dates(settings.landing_dir, since, last_successful_loads(warehouse_url(settings)))
     if not dates:
+        context.update_cursor(str(newest))
         return SkipReason(f"no new landing files in {settings.landing_dir}")
     last_key = daily_partitions.get_last_partition_key()
     dates = [d for d in dates if d >= settings.partitions_start and (last_key is None or d.isoformat() <= last_key)]
