@@ -23,6 +23,12 @@ LINEAGE_COLUMNS = (
     ("_loaded_at", "timestamptz not null default now()"),
 )
 
+# Expression indexes that the dbt models' filters can use (name suffix -> indexed expression).
+# Partitioned product facts filter events on their UTC date, not on the file's partition date.
+EXTRA_INDEXES = {
+    "events": {"event_date": "((event_timestamp at time zone 'UTC')::date)"},
+}
+
 MANIFEST_DDL = """
 create table if not exists ops.load_manifest (
     load_id bigserial primary key,
@@ -69,6 +75,12 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceSpec) -> None:
         conn.execute(
             sql.SQL("create index if not exists {} on {} ({})").format(
                 sql.Identifier(f"{spec.name}{column}_idx"), table, sql.Identifier(column)
+            )
+        )
+    for suffix, expression in EXTRA_INDEXES.get(spec.name, {}).items():
+        conn.execute(
+            sql.SQL("create index if not exists {} on {} ({})").format(
+                sql.Identifier(f"{spec.name}_{suffix}_idx"), table, sql.SQL(expression)
             )
         )
     conn.execute(

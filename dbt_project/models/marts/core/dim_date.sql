@@ -1,19 +1,21 @@
--- Grain: one row per calendar day covering all order, return, snapshot and event dates (+ a year back
--- for same-period-last-year comparisons).
+-- Grain: one row per calendar day covering every landed partition (+ a year back for
+-- same-period-last-year comparisons). Bounds come from the raw tables' indexed partition dates,
+-- so building the calendar never scans the events; they are widened by a day on each side for
+-- purchase and return dates in a store's time zone.
 with bounds as (
     select
         least(
-            (select min(order_date) from {{ ref('stg_amazon__orders') }}),
-            (select min(return_date) from {{ ref('stg_amazon__returns') }}),
-            (select min(snapshot_date) from {{ ref('stg_amazon__inventory_snapshots') }}),
-            (select min(event_date) from {{ ref('stg_events__events') }})
-        ) - interval '366 days' as first_day,
+            (select min(_partition_date) from {{ source('raw', 'amazon_orders') }}),
+            (select min(_partition_date) from {{ source('raw', 'amazon_returns') }}),
+            (select min(_partition_date) from {{ source('raw', 'amazon_inventory') }}),
+            (select min(_partition_date) from {{ source('raw', 'events') }})
+        ) - 367 as first_day,
         greatest(
-            (select max(order_date) from {{ ref('stg_amazon__orders') }}),
-            (select max(return_date) from {{ ref('stg_amazon__returns') }}),
-            (select max(snapshot_date) from {{ ref('stg_amazon__inventory_snapshots') }}),
-            (select max(event_date) from {{ ref('stg_events__events') }})
-        ) as last_day
+            (select max(_partition_date) from {{ source('raw', 'amazon_orders') }}),
+            (select max(_partition_date) from {{ source('raw', 'amazon_returns') }}),
+            (select max(_partition_date) from {{ source('raw', 'amazon_inventory') }}),
+            (select max(_partition_date) from {{ source('raw', 'events') }})
+        ) + 1 as last_day
 ),
 days as (
     {{ date_spine("coalesce((select first_day from bounds), current_date - 366)",
