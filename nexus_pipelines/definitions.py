@@ -2,7 +2,7 @@
 
 from dagster import Definitions
 
-from .defs.analytics import analytics_assets
+from .defs.analytics import analytics_assets, analytics_checks
 from .defs.automation import daily_refresh_schedule, landing_file_sensor, record_run_failures, refresh_job
 from .defs.dbt.assets import dbt_asset_definitions
 from .defs.ingestion.assets import raw_assets
@@ -12,7 +12,7 @@ from .defs.resources import build_resources
 
 defs = Definitions(
     assets=[*raw_assets, *dbt_asset_definitions, *analytics_assets],
-    asset_checks=[*raw_asset_checks],
+    asset_checks=[*raw_asset_checks, *analytics_checks],
     jobs=[refresh_job],
     schedules=[daily_refresh_schedule],
     sensors=[landing_file_sensor, record_run_failures],

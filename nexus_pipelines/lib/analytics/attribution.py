@@ -358,6 +358,57 @@ def touch_credits(
     return result
 
 
+def weighted_touch_credits(
+    touches: pd.DataFrame, channel_weights: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """Credit every touch by splitting its conversion over the conversion's channels by weight.
+
+    For a conversion whose touches cover the distinct channels C, channel c in C gets the
+    share w_c / (sum of w over C), and that share is split equally over the conversion's touches
+    of channel c. When no channel of the conversion has a positive weight (or ``channel_weights``
+    is None), each distinct channel gets 1 / |C|. Channels absent from ``channel_weights`` weigh 0.
+
+    * Markov per conversion: weights = removal effects (``markov_removal_effects``), so each
+      conversion is split over the channels it touched in proportion to their removal effects.
+    * Simplified Shapley per conversion: ``channel_weights=None``; each conversion is split
+      equally over its distinct channels, which is the per-conversion form of
+      ``shapley_attribution`` (its channel totals are the same).
+
+    ``touches`` has the columns of :func:`touch_credits` (``conversion_id``, ``touch_index``,
+    ``channel``, ``revenue``). Returns a copy with ``credit`` (summing to 1 per conversion) and
+    ``credited_revenue`` = credit x revenue.
+    """
+    _require(touches, TOUCH_COLUMNS, "touches")
+    weights = channel_weights or {}
+    frame = pd.DataFrame(
+        {
+            "conversion": pd.factorize(touches["conversion_id"])[0],
+            "channel": touches["channel"].to_numpy(),
+        }
+    )
+    if (frame["conversion"] < 0).any():
+        raise ValueError("'conversion_id' has missing values")
+    frame["weight"] = frame["channel"].map(weights).fillna(0.0).astype(float)
+    if (frame["weight"] < 0).any() or not np.isfinite(frame["weight"]).all():
+        raise ValueError("channel weights must be finite and non-negative")
+    pair = frame.groupby(["conversion", "channel"], sort=False)
+    frame["touches_of_channel"] = pair["channel"].transform("size")
+    distinct = frame.drop_duplicates(["conversion", "channel"])
+    total = distinct.groupby("conversion")["weight"].sum()
+    n_channels = distinct.groupby("conversion").size()
+    conversion_total = frame["conversion"].map(total)
+    share = np.where(
+        conversion_total > 0,
+        frame["weight"] / conversion_total.where(conversion_total > 0, 1.0),
+        1.0 / frame["conversion"].map(n_channels),
+    )
+    credit = share / frame["touches_of_channel"].to_numpy()
+    result = touches.copy()
+    result["credit"] = credit
+    result["credited_revenue"] = credit * result["revenue"].to_numpy(dtype=float)
+    return result
+
+
 def _journey_paths(
     touches: pd.DataFrame, id_col: str, columns: Iterable[str] = ()
 ) -> tuple[list[tuple[str, ...]], pd.DataFrame]:

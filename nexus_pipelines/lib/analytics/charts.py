@@ -85,6 +85,49 @@ def bar_png(
     return _render(fig)
 
 
+def grouped_bar_png(
+    labels: Sequence,
+    series: Mapping[str, Sequence[float]],
+    title: str,
+    ylabel: str | None = None,
+    intervals: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+) -> bytes:
+    """Render side-by-side bars: one group per label, one bar per entry of ``series``.
+
+    ``intervals`` optionally maps a series name to ``(low, high)`` bounds per label, drawn as
+    error bars (e.g. confidence intervals); NaN values draw no bar and no error bar.
+    """
+    for name, values in series.items():
+        if len(values) != len(labels):
+            raise ValueError(f"series {name!r} has {len(values)} values for {len(labels)} labels")
+    fig, ax = _new_figure(title)
+    if len(labels) == 0 or not series:
+        _draw_no_data(ax)
+        return _render(fig)
+    names = [_label(label) for label in labels]
+    positions = np.arange(len(names), dtype=float)
+    width = 0.8 / len(series)
+    for k, (name, values) in enumerate(series.items()):
+        heights = np.asarray(values, dtype=float)
+        offset = positions - 0.4 + width * (k + 0.5)
+        yerr = None
+        if intervals and name in intervals:
+            low, high = (np.asarray(bound, dtype=float) for bound in intervals[name])
+            yerr = np.vstack([heights - low, high - heights])
+        ax.bar(offset, np.nan_to_num(heights), width, yerr=yerr, capsize=3, label=name)
+    ax.set_xticks(positions, names)
+    if len(names) > _MANY_LABELS or max(map(len, names)) > _LONG_LABEL:
+        ax.tick_params(axis="x", labelrotation=45)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return _render(fig)
+
+
 def line_png(x: Sequence, series: Mapping[str, Sequence[float]], title: str) -> bytes:
     """Render one line per entry of ``series`` against the shared ``x`` values."""
     for name, ys in series.items():

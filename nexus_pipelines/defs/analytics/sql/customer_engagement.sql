@@ -1,0 +1,7 @@
+-- Engagement score of the identified users (user_key = user_id for them).
+select
+    user_key as user_id,
+    engagement_score,
+    engagement_tier
+from analytics.user_engagement
+where is_identified
