@@ -24,22 +24,12 @@ from psycopg import sql
 from nexus_pipelines.lib.warehouse.connection import with_database
 
 from .dbt_runner import load_landing, query, run_dbt
+from .seller_files import ORDERS_HEADER as CURRENT_ORDERS_HEADER
+from .seller_files import PARTITIONED, RETURNS_HEADER, SELLER_MARTS, STORES_YAML
 
 D = Decimal
-MARTS = ("+path:models/marts/business +path:models/marts/inventory +path:models/marts/returns"
-         " +dim_product dim_store")
-# the partitioned facts of the seller marts (Dagster runs every tag:partitioned model together;
-# the product area's facts are left out here so that these tests only depend on seller data)
-PARTITIONED = " ".join(f"tag:partitioned,path:models/marts/{area}" for area in ("business", "inventory", "returns"))
+MARTS = SELLER_MARTS
 
-CURRENT_ORDERS_HEADER = [
-    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
-    "fulfillment-channel", "sales-channel", "order-channel", "ship-service-level", "product-name",
-    "sku", "asin", "item-status", "quantity", "currency", "item-price", "item-tax", "shipping-price",
-    "shipping-tax", "gift-wrap-price", "gift-wrap-tax", "item-promotion-discount",
-    "ship-promotion-discount", "ship-city", "ship-state", "ship-postal-code", "ship-country",
-    "promotion-ids", "cpf", "is-business-order", "purchase-order-number", "price-designation",
-]
 # older files: `url` after order-channel, no `cpf`, and columns the raw table does not know
 OLDER_ORDERS_HEADER = [
     "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
@@ -50,17 +40,7 @@ OLDER_ORDERS_HEADER = [
     "promotion-ids", "is-business-order", "purchase-order-number", "price-designation",
     "is-sold-by-ab", "number-of-items",
 ]
-RETURNS_HEADER = [
-    "return-date", "order-id", "sku", "asin", "fnsku", "product-name", "quantity",
-    "fulfillment-center-id", "detailed-disposition", "reason", "status", "license-plate-number",
-    "customer-comments",
-]
 
-STORES_YAML = """\
-stores:
-  - {store_id: us-main, name: US main, marketplace: ATVPDKIKX0DER, currency: USD, timezone: America/Los_Angeles}
-  - {store_id: eu-de, name: Germany, marketplace: A1PA6795UKMFR9, currency: EUR, timezone: Europe/Berlin}
-"""
 TIMEZONES = {"us-main": ZoneInfo("America/Los_Angeles"), "eu-de": ZoneInfo("Europe/Berlin")}
 CURRENCIES = {"us-main": "USD", "eu-de": "EUR"}
 ASINS = {"SKU-A": "B00000000A", "SKU-B": "B00000000B", "SKU-C": "B00000000C",

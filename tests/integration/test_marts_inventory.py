@@ -24,25 +24,11 @@ from psycopg import sql
 from nexus_pipelines.lib.warehouse.connection import with_database
 
 from .dbt_runner import load_landing, query, run_dbt
+from .seller_files import ORDERS_HEADER, SELLER_MARTS, STORES_YAML
 
 D = Decimal
-SELLER_MARTS = ("+path:models/marts/business +path:models/marts/inventory +path:models/marts/returns"
-                " +dim_product dim_store")
 AS_OF = dt.date(2026, 3, 10)
 
-STORES_YAML = """\
-stores:
-  - {store_id: us-main, name: US main, marketplace: ATVPDKIKX0DER, currency: USD, timezone: America/Los_Angeles}
-  - {store_id: eu-de, name: Germany, marketplace: A1PA6795UKMFR9, currency: EUR, timezone: Europe/Berlin}
-"""
-ORDERS_HEADER = [
-    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
-    "fulfillment-channel", "sales-channel", "order-channel", "ship-service-level", "product-name",
-    "sku", "asin", "item-status", "quantity", "currency", "item-price", "item-tax", "shipping-price",
-    "shipping-tax", "gift-wrap-price", "gift-wrap-tax", "item-promotion-discount",
-    "ship-promotion-discount", "ship-city", "ship-state", "ship-postal-code", "ship-country",
-    "promotion-ids", "cpf", "is-business-order", "purchase-order-number", "price-designation",
-]
 INVENTORY_18 = [
     "sku", "fnsku", "asin", "product-name", "condition", "your-price", "mfn-listing-exists",
     "mfn-fulfillable-quantity", "afn-listing-exists", "afn-warehouse-quantity",

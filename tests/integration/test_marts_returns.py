@@ -21,30 +21,10 @@ from psycopg import sql
 from nexus_pipelines.lib.warehouse.connection import with_database
 
 from .dbt_runner import load_landing, query, run_dbt
+from .seller_files import ORDERS_HEADER, PARTITIONED, RETURNS_HEADER, SELLER_MARTS, STORES_YAML
 
 D = Decimal
-SELLER_MARTS = ("+path:models/marts/business +path:models/marts/inventory +path:models/marts/returns"
-                " +dim_product dim_store")
-PARTITIONED = " ".join(f"tag:partitioned,path:models/marts/{area}" for area in ("business", "inventory", "returns"))
 
-STORES_YAML = """\
-stores:
-  - {store_id: us-main, name: US main, marketplace: ATVPDKIKX0DER, currency: USD, timezone: America/Los_Angeles}
-  - {store_id: eu-de, name: Germany, marketplace: A1PA6795UKMFR9, currency: EUR, timezone: Europe/Berlin}
-"""
-ORDERS_HEADER = [
-    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
-    "fulfillment-channel", "sales-channel", "order-channel", "ship-service-level", "product-name",
-    "sku", "asin", "item-status", "quantity", "currency", "item-price", "item-tax", "shipping-price",
-    "shipping-tax", "gift-wrap-price", "gift-wrap-tax", "item-promotion-discount",
-    "ship-promotion-discount", "ship-city", "ship-state", "ship-postal-code", "ship-country",
-    "promotion-ids", "cpf", "is-business-order", "purchase-order-number", "price-designation",
-]
-RETURNS_HEADER = [
-    "return-date", "order-id", "sku", "asin", "fnsku", "product-name", "quantity",
-    "fulfillment-center-id", "detailed-disposition", "reason", "status", "license-plate-number",
-    "customer-comments",
-]
 OFFSET = {"us-main": "-08:00", "eu-de": "+01:00"}
 
 # store -> file day -> (order id, sku, units, line total); bought at noon of the store's day
