@@ -1,3 +1,6 @@
+-- Materialized as a table: the step matching is the costly part of the funnels, and both the
+-- funnel mart and this model's data tests read it; a view would run it once per reader.
+{{ config(materialized='table', indexes=[{'columns': ['funnel_name', 'user_key', 'step_number'], 'unique': true}]) }}
 -- Grain: one row per funnel × stitched user × funnel step the user reached (var product_funnels).
 --
 -- Entry: a user enters a funnel the FIRST time they do step 1 (entered_at), once; the window

@@ -3,19 +3,14 @@
 -- A batch repeated by an overlapping returns report counts once (the copy in the newest file wins).
 -- refund_amount = returned units × the order line's unit price (METRICS.md, Returns) until a
 -- settlement source exists; it is null when the order line is not in the orders data.
-with returns_ranked as (
-    select
-        r.*,
-        row_number() over (
-            partition by r.store_id, r.amazon_order_id, r.sku, r.returned_at,
-                coalesce(r.license_plate_number, r.return_id)
-            order by r._source_file desc, r.return_id
-        ) as copy_rank
+-- (DISTINCT ON, not a row_number() filter, so that the planner's row estimates stay realistic)
+with returns_deduplicated as (
+    select distinct on (r.store_id, r.amazon_order_id, r.sku, r.returned_at,
+                        coalesce(r.license_plate_number, r.return_id))
+        r.*
     from {{ ref('stg_amazon__returns') }} as r
-),
-
-returns_deduplicated as (
-    select * from returns_ranked where copy_rank = 1
+    order by r.store_id, r.amazon_order_id, r.sku, r.returned_at,
+        coalesce(r.license_plate_number, r.return_id), r._source_file desc, r.return_id
 ),
 
 order_lines as (

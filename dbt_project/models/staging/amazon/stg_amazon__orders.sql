@@ -1,14 +1,14 @@
 -- Grain: one row per store × amazon_order_id × sku, the newest version of the line.
 -- An order appears again in later files when its status changes; the highest last_updated_date
--- wins (then the latest file, then the last line of it).
+-- wins (then the latest file, then the last line of it). DISTINCT ON rather than a row_number()
+-- filter: the planner then estimates one row per order line instead of a tiny fraction of them,
+-- which keeps joins to this view on hash joins.
 with ranked as (
-    select
-        o.*,
-        row_number() over (
-            partition by o.store_id, o.amazon_order_id, o.sku
-            order by o.last_updated_date desc nulls last, o._partition_date desc, o._row_number desc
-        ) as version_rank
+    select distinct on (o.store_id, o.amazon_order_id, o.sku)
+        o.*
     from {{ source('raw', 'amazon_orders') }} as o
+    order by o.store_id, o.amazon_order_id, o.sku,
+        o.last_updated_date desc nulls last, o._partition_date desc, o._row_number desc
 )
 select
     {{ surrogate_key(['r.store_id', 'r.amazon_order_id', 'r.sku']) }} as order_line_id,
@@ -40,4 +40,3 @@ select
     r._partition_date as file_date
 from ranked as r
 left join {{ source('raw', 'stores') }} as s on s.store_id = r.store_id
-where r.version_rank = 1
