@@ -154,3 +154,33 @@ def test_bi_reader_role_reads_marts_but_not_raw(fresh_db):
         assert conn.execute(check, (BI_ROLE, "marts.before_grant")).fetchone()[0]
         assert conn.execute(check, (BI_ROLE, "marts.after_grant")).fetchone()[0]
         assert not conn.execute(check, (BI_ROLE, "raw.secret")).fetchone()[0]
+
+
+def test_two_processes_starting_the_embedded_server_at_once_share_one_server():
+    """Starting is idempotent and serialised by a lock: both callers get the same running server."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="nexus-start-")
+    script = (
+        "from nexus_pipelines.lib.config import load_settings\n"
+        "from nexus_pipelines.lib.warehouse import embedded\n"
+        f"s = embedded.start(load_settings({{'NEXUS_HOME': {home!r}}}))\n"
+        "print(s.pid)\n"
+    )
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        pids = [p.communicate(timeout=120)[0].strip() for p in procs]
+        assert [p.returncode for p in procs] == [0, 0]
+        assert pids[0] == pids[1] and pids[0].isdigit()
+        from nexus_pipelines.lib.config import load_settings
+        from nexus_pipelines.lib.warehouse import embedded
+
+        settings = load_settings({"NEXUS_HOME": home})
+        assert embedded.status(settings).pid == int(pids[0])
+        assert embedded.stop(settings) is True
+        assert embedded.status(settings).running is False
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
