@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .formats.base import SourceSpec, UnreadableFile
 from .landing import files_for, parse_context, store_currencies
-from .warehouse.loader import LoadResult, load_file, loader_connection, remove_missing_files
+from .warehouse.loader import LoadResult, analyze, load_file, loader_connection, remove_missing_files
 
 
 class IngestionFailed(Exception):
@@ -75,6 +75,8 @@ def ingest(url: str, spec: SourceSpec, landing_dir: Path, start: dt.date | None 
                 summary.failed_files.append(file.relative_path)
         if spec.partitioned and start and end:
             remove_missing_files(conn, spec, start, end, [f.relative_path for f in files])
+        if summary.files_loaded:
+            analyze(conn, spec)  # fresh statistics, so that dbt's queries get sane plans right away
     if failures:
         raise IngestionFailed(spec.name, failures, summary)
     return summary

@@ -176,3 +176,8 @@ def remove_missing_files(conn: psycopg.Connection, spec: SourceSpec, start: dt.d
             )
             removed += cur.rowcount if schema == RAW_SCHEMA else 0
     return removed
+
+
+def analyze(conn: psycopg.Connection, spec: SourceSpec) -> None:
+    """Refresh the planner statistics of ``raw.<spec.name>`` after a load changed it."""
+    conn.execute(sql.SQL("analyze {}").format(sql.Identifier(RAW_SCHEMA, spec.name)))
