@@ -144,7 +144,7 @@ def start():
 
     settings = _settings()
     url = warehouse_url(settings)
-    click.echo(f"running: {url}" if settings.embedded else f"using NEXUS_DATABASE_URL, nothing to start")
+    click.echo(f"running: {url}" if settings.embedded else "using NEXUS_DATABASE_URL, nothing to start")
 
 
 @db.command(help="Stop the embedded PostgreSQL server.")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from .formats import partition_date_from_name, store_id_from_path
 from .formats.base import ParseContext, SourceSpec
-
-_DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
 @dataclass(frozen=True)
@@ -22,21 +20,6 @@ class LandingFile:
     store_id: str | None
 
 
-def partition_date_of(path: Path) -> dt.date:
-    match = _DATE_IN_NAME.search(path.name)
-    if not match:
-        raise ValueError(f"{path}: the file name carries no YYYY-MM-DD partition date")
-    try:
-        return dt.date.fromisoformat(match.group(1))
-    except ValueError as exc:
-        raise ValueError(f"{path}: {match.group(1)!r} in the file name is not a valid date") from exc
-
-
-def store_id_of(relative_path: str) -> str | None:
-    parts = relative_path.split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == "amazon" else None
-
-
 def files_for(spec: SourceSpec, landing_dir: Path, start: dt.date | None = None, end: dt.date | None = None) -> list[LandingFile]:
     """Landing files of ``spec`` whose partition date lies in [start, end] (inclusive), sorted."""
     found = []
@@ -44,10 +27,10 @@ def files_for(spec: SourceSpec, landing_dir: Path, start: dt.date | None = None,
         if not path.is_file() or path.name.startswith("."):
             continue
         relative = path.relative_to(landing_dir).as_posix()
-        date = partition_date_of(path) if spec.partitioned else None
+        date = partition_date_from_name(path) if spec.partitioned else None
         if spec.partitioned and ((start and date < start) or (end and date > end)):
             continue
-        found.append(LandingFile(path, relative, date, store_id_of(relative)))
+        found.append(LandingFile(path, relative, date, store_id_from_path(relative)))
     return found
 
 
