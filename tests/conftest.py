@@ -46,14 +46,3 @@ def fresh_db(server_url) -> str:
     yield with_database(server_url, name)
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
-@pytest.fixture
-def pipeline_env(fresh_db, tmp_path, monkeypatch):
-    """Environment for running the real Dagster pipeline against ``fresh_db`` and a temp landing folder."""
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    monkeypatch.setenv("NEXUS_DATABASE_URL", fresh_db)
-    monkeypatch.setenv("NEXUS_LANDING_DIR", str(landing))
-    monkeypatch.setenv("NEXUS_HOME", str(tmp_path / "home"))
-    return {"url": fresh_db, "landing": landing, "settings": load_settings()}

@@ -8,14 +8,13 @@ or from raw.events, with scipy, or from the generator's truth.json.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections import defaultdict
 
 import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from dagster import AssetCheckSeverity, DagsterInstance, materialize
+from dagster import AssetCheckSeverity, materialize
 from psycopg import sql
 from scipy import stats
 
@@ -29,10 +28,9 @@ from nexus_pipelines.defs.analytics.clv import LTV_TYPES, clv_model, customer_lt
 from nexus_pipelines.defs.resources import WarehouseResource
 from nexus_pipelines.lib.analytics.attribution import weighted_touch_credits
 from nexus_pipelines.lib.analytics.clv import fit_bgnbd, fit_gamma_gamma, rfm_summary
-from nexus_pipelines.lib.config import load_settings
-from nexus_pipelines.lib.synth import generate
-from nexus_pipelines.lib.warehouse.connection import with_database
 from nexus_pipelines.lib.warehouse.frames import replace_table
+
+from .pipeline_runner import pipeline_run, rows
 
 START = dt.date(2026, 3, 1)
 DAYS = 40
@@ -50,30 +48,9 @@ ANALYTICS_TABLES = (
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, server_url):
     """Generate 40 days for 400 web users, then materialize every asset in one Dagster run."""
-    tmp = tmp_path_factory.mktemp("analytics")
-    landing = tmp / "landing"
-    truth = generate(landing, seed=7, start=START, days=DAYS, stores=1, skus=4, users=400)
-    name = f"nexus_analytics_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = with_database(server_url, name)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("NEXUS_DATABASE_URL", url)
-    patch.setenv("NEXUS_LANDING_DIR", str(landing))
-    patch.setenv("NEXUS_HOME", str(tmp / "home"))
-    from nexus_pipelines.defs.runner import run_window
-
-    with DagsterInstance.ephemeral() as instance:
-        outcome = run_window(instance=instance, settings=load_settings())
-        yield {"url": url, "truth": truth, "outcome": outcome}
-    patch.undo()
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
-def rows(url: str, query: str, params=None) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchall()
+    with pipeline_run(server_url, tmp_path_factory.mktemp("analytics"),
+                      seed=7, start=START, days=DAYS, stores=1, skus=4, users=400) as result:
+        yield result
 
 
 def frame(url: str, query: str, params=None) -> pd.DataFrame:

@@ -15,13 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 import yaml
-from dagster import DagsterInstance
 
 from nexus_pipelines.lib.config import load_settings
-from nexus_pipelines.lib.synth import generate
+
+from .pipeline_runner import pipeline_run, rows
 
 START = dt.date(2026, 3, 1)
 DAYS = 8
@@ -30,37 +29,9 @@ DAYS = 8
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, server_url):
     """Generate, then materialize every asset for every partition in one Dagster run."""
-    import uuid
-
-    from psycopg import sql
-
-    from nexus_pipelines.lib.warehouse.connection import with_database
-
-    tmp = tmp_path_factory.mktemp("pipeline")
-    landing = tmp / "landing"
-    truth = generate(landing, seed=7, start=START, days=DAYS, stores=2, skus=4, users=120, bad_rows=0.01)
-    name = f"nexus_e2e_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = with_database(server_url, name)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("NEXUS_DATABASE_URL", url)
-    patch.setenv("NEXUS_LANDING_DIR", str(landing))
-    patch.setenv("NEXUS_HOME", str(tmp / "home"))
-    from nexus_pipelines.defs.runner import run_window
-
-    with DagsterInstance.ephemeral() as instance:
-        outcome = run_window(instance=instance, settings=load_settings())
-        yield {"url": url, "landing": landing, "truth": truth, "outcome": outcome, "instance": instance,
-               "run_window": run_window}
-    patch.undo()
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
-def rows(url: str, query: str, params=None) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchall()
+    with pipeline_run(server_url, tmp_path_factory.mktemp("pipeline"), seed=7, start=START, days=DAYS,
+                      stores=2, skus=4, users=120, bad_rows=0.01) as result:
+        yield result
 
 
 def data_lines(path: Path) -> int:

@@ -1,0 +1,48 @@
+"""Test helper: generate a small landing folder and materialize every asset in one real Dagster run."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+import pytest
+from dagster import DagsterInstance
+from psycopg import sql
+
+from nexus_pipelines.lib.config import load_settings
+from nexus_pipelines.lib.synth import generate
+from nexus_pipelines.lib.warehouse.connection import with_database
+
+
+@contextmanager
+def pipeline_run(server_url: str, tmp: Path, **generate_options) -> Iterator[dict]:
+    """Yield {url, landing, truth, outcome, instance, run_window} for a run in a new database (dropped after)."""
+    landing = tmp / "landing"
+    truth = generate(landing, **generate_options)
+    name = f"nexus_run_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = with_database(server_url, name)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("NEXUS_DATABASE_URL", url)
+    patch.setenv("NEXUS_LANDING_DIR", str(landing))
+    patch.setenv("NEXUS_HOME", str(tmp / "home"))
+    from nexus_pipelines.defs.runner import run_window
+
+    try:
+        with DagsterInstance.ephemeral() as instance:
+            outcome = run_window(instance=instance, settings=load_settings())
+            yield {"url": url, "landing": landing, "truth": truth, "outcome": outcome,
+                   "instance": instance, "run_window": run_window}
+    finally:
+        patch.undo()
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def rows(url: str, query: str, params=None) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
