@@ -10,12 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from nexus_pipelines.lib.config import load_settings
 from nexus_pipelines.lib.warehouse import embedded
@@ -40,9 +37,8 @@ def server_url(tmp_path_factory) -> str:
 
 @pytest.fixture
 def fresh_db(server_url) -> str:
-    name = f"nexus_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    from tests.integration.dbt_runner import create_database, drop_database
+
+    name = create_database(server_url)
     yield with_database(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    drop_database(server_url, name)

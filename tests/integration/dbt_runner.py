@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from nexus_pipelines.lib.config import PROJECT_ROOT
 from nexus_pipelines.lib.formats import SOURCES
@@ -51,3 +53,24 @@ def run_dbt(url: str, *args: str, variables: dict | None = None, target_dir: Pat
 def query(url: str, sql: str, params: tuple | None = None) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+def query_dicts(url: str, statement, params: tuple | None = None) -> list[dict]:
+    """Rows as {column: value} dicts."""
+    with psycopg.connect(url) as conn:
+        cursor = conn.execute(statement, params)
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def create_database(server_url: str, prefix: str = "nexus_test") -> str:
+    """A new empty database on the test server; returns its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return name
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

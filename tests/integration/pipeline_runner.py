@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -10,11 +9,12 @@ from typing import Iterator
 import psycopg
 import pytest
 from dagster import DagsterInstance
-from psycopg import sql
 
 from nexus_pipelines.lib.config import load_settings
 from nexus_pipelines.lib.synth import generate
 from nexus_pipelines.lib.warehouse.connection import with_database
+
+from .dbt_runner import create_database, drop_database
 
 
 @contextmanager
@@ -22,9 +22,7 @@ def pipeline_run(server_url: str, tmp: Path, **generate_options) -> Iterator[dic
     """Yield {url, landing, truth, outcome, instance, run_window} for a run in a new database (dropped after)."""
     landing = tmp / "landing"
     truth = generate(landing, **generate_options)
-    name = f"nexus_run_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    name = create_database(server_url, "nexus_run")
     url = with_database(server_url, name)
     patch = pytest.MonkeyPatch()
     patch.setenv("NEXUS_DATABASE_URL", url)
@@ -39,8 +37,7 @@ def pipeline_run(server_url: str, tmp: Path, **generate_options) -> Iterator[dic
                    "instance": instance, "run_window": run_window}
     finally:
         patch.undo()
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        drop_database(server_url, name)
 
 
 def rows(url: str, query: str, params=None) -> list[tuple]:

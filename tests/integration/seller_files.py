@@ -1,5 +1,9 @@
 """Shared fixtures of the seller-mart tests: the stores and the current report headers, dbt selections."""
 
+import csv
+import io
+from pathlib import Path
+
 STORES_YAML = """\
 stores:
   - {store_id: us-main, name: US main, marketplace: ATVPDKIKX0DER, currency: USD, timezone: America/Los_Angeles}
@@ -23,3 +27,18 @@ SELLER_MARTS = ("+path:models/marts/business +path:models/marts/inventory +path:
 # the partitioned facts of the seller marts (Dagster runs every tag:partitioned model together;
 # the product area's facts are left out here so that these tests only depend on seller data)
 PARTITIONED = " ".join(f"tag:partitioned,path:models/marts/{area}" for area in ("business", "inventory", "returns"))
+
+
+def tsv(header: list[str], rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row.get(column, "") for column in header])
+    return out.getvalue()
+
+
+def write(landing: Path, relative: str, text: str) -> None:
+    path = landing / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

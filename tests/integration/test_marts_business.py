@@ -12,18 +12,16 @@ import csv
 import datetime as dt
 import io
 import json
-import uuid
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from nexus_pipelines.lib.warehouse.connection import with_database
 
-from .dbt_runner import load_landing, query, run_dbt
+from .dbt_runner import create_database, drop_database, load_landing, query, run_dbt
+from .dbt_runner import query_dicts as rows_as_dicts
 from .seller_files import ORDERS_HEADER as CURRENT_ORDERS_HEADER
 from .seller_files import PARTITIONED, RETURNS_HEADER, SELLER_MARTS, STORES_YAML
 
@@ -204,18 +202,6 @@ def write_landing(landing: Path) -> None:
         write(landing, f"amazon/us-main/sales_traffic/{day}.json", json.dumps(report, indent=2))
 
 
-def create_database(server_url: str) -> str:
-    name = f"nexus_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    return name
-
-
-def drop_database(server_url: str, name: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
 @pytest.fixture(scope="module")
 def built(server_url, tmp_path_factory):
     """One database with both stores' files loaded and the business marts built once."""
@@ -242,13 +228,6 @@ def partitioned(server_url, tmp_path):
     run_dbt(url, "build", "--select", upstream, target_dir=tmp_path / "dbt")
     yield url, landing, tmp_path / "dbt"
     drop_database(server_url, name)
-
-
-def rows_as_dicts(url: str, statement: str, params: tuple | None = None) -> list[dict]:
-    with psycopg.connect(url) as conn:
-        cursor = conn.execute(statement, params)
-        names = [c.name for c in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def day(text: str) -> dt.date:

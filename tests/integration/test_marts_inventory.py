@@ -8,9 +8,7 @@ hand in the comments; the reorder points are checked against Python's statistics
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import math
 import uuid
 from decimal import Decimal
@@ -24,7 +22,7 @@ from psycopg import sql
 from nexus_pipelines.lib.warehouse.connection import with_database
 
 from .dbt_runner import load_landing, query, run_dbt
-from .seller_files import ORDERS_HEADER, SELLER_MARTS, STORES_YAML
+from .seller_files import ORDERS_HEADER, SELLER_MARTS, STORES_YAML, tsv, write
 
 D = Decimal
 AS_OF = dt.date(2026, 3, 10)
@@ -68,21 +66,6 @@ US_SALES = {
     "SKU-B": {"2026-02-15": 30, "2026-02-25": 10},
 }
 EU_SALES = {"SKU-E": {"2026-03-09": 4}}
-
-
-def tsv(header: list[str], rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([row.get(column, "") for column in header])
-    return out.getvalue()
-
-
-def write(landing: Path, relative: str, text: str) -> None:
-    path = landing / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
 
 
 def snapshot_row(sku: str, quantities: tuple, *, warehouse_error: int = 0) -> dict:

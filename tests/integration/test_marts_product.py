@@ -17,18 +17,16 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import uuid
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from nexus_pipelines.lib.warehouse.connection import with_database
 
-from .dbt_runner import load_landing, run_dbt
+from .dbt_runner import create_database, drop_database, load_landing, run_dbt
+from .dbt_runner import query_dicts as rows
 
 D = Decimal
 PRODUCT_MODELS = "path:models/staging/events path:models/intermediate/product path:models/marts/product"
@@ -236,18 +234,6 @@ def midnight_events() -> Events:
 
 # --- fixtures and helpers ------------------------------------------------------------------------
 
-def create_database(server_url: str) -> str:
-    name = f"nexus_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    return name
-
-
-def drop_database(server_url: str, name: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
 def loaded_database(server_url: str, root: Path, events: Events) -> tuple[str, str]:
     name = create_database(server_url)
     url = with_database(server_url, name)
@@ -273,13 +259,6 @@ def calendar(server_url, tmp_path_factory):
     run_dbt(url, "run", "--select", "+fct_active_users +fct_user_lifecycle", target_dir=root / "dbt")
     yield url
     drop_database(server_url, name)
-
-
-def rows(url: str, statement: str, params: tuple | None = None) -> list[dict]:
-    with psycopg.connect(url) as conn:
-        cursor = conn.execute(statement, params)
-        names = [c.name for c in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def utc(text: str) -> dt.datetime:

@@ -7,9 +7,7 @@ with an order the orders files do not have, an unknown disposition and a blank r
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +19,7 @@ from psycopg import sql
 from nexus_pipelines.lib.warehouse.connection import with_database
 
 from .dbt_runner import load_landing, query, run_dbt
-from .seller_files import ORDERS_HEADER, PARTITIONED, RETURNS_HEADER, SELLER_MARTS, STORES_YAML
+from .seller_files import ORDERS_HEADER, PARTITIONED, RETURNS_HEADER, SELLER_MARTS, STORES_YAML, tsv, write
 
 D = Decimal
 
@@ -60,21 +58,6 @@ RETURNS = {
 
 def order_id(short: str) -> str:
     return f"111-0000000-0000{short}"
-
-
-def tsv(header: list[str], rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([row.get(column, "") for column in header])
-    return out.getvalue()
-
-
-def write(landing: Path, relative: str, text: str) -> None:
-    path = landing / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
 
 
 def write_returns(landing: Path, store: str, file_day: str, lines: list[tuple]) -> None:
