@@ -184,3 +184,16 @@ def test_two_processes_starting_the_embedded_server_at_once_share_one_server():
         assert embedded.status(settings).running is False
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_replace_table_copies_a_frame_and_keeps_up_with_new_columns(fresh_db):
+    import pandas as pd
+
+    from nexus_pipelines.lib.warehouse.frames import read_frame, replace_table
+
+    replace_table(fresh_db, "analytics", "t", pd.DataFrame({"k": ["a", "b"], "v": [1.5, None]}))
+    replace_table(fresh_db, "analytics", "t", pd.DataFrame({"k": ["c"], "v": [2.0], "n": [7]}))
+    got = read_frame(fresh_db, "select k, v, n from analytics.t order by k")
+    assert got.to_dict("records") == [{"k": "c", "v": 2.0, "n": 7}]
+    replace_table(fresh_db, "analytics", "t", pd.DataFrame({"k": ["d"], "v": [3.0], "n": [8]}), where=("k = %s", ("d",)))
+    assert read_frame(fresh_db, "select count(*) as rows from analytics.t")["rows"].tolist() == [2]

@@ -78,6 +78,9 @@ def replace_table(url: str, schema: str, table: str, frame: pd.DataFrame,
                 ident, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in types.items())
             )
         )
+        for column, pg_type in types.items():  # a newer version of an asset may add columns
+            conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
+                ident, sql.Identifier(column), sql.SQL(pg_type)))
         if where is None:
             conn.execute(sql.SQL("truncate {}").format(ident))
         else:
