@@ -8,17 +8,14 @@ with an order the orders files do not have, an unknown disposition and a blank r
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from nexus_pipelines.lib.warehouse.connection import with_database
 
-from .dbt_runner import load_landing, query, run_dbt
+from .dbt_runner import create_database, drop_database, load_landing, query, run_dbt
 from .seller_files import ORDERS_HEADER, PARTITIONED, RETURNS_HEADER, SELLER_MARTS, STORES_YAML, tsv, write
 
 D = Decimal
@@ -90,17 +87,14 @@ def write_landing(landing: Path) -> None:
 
 @pytest.fixture(scope="module")
 def built(server_url, tmp_path_factory):
-    name = f"nexus_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    name = create_database(server_url)
     url = with_database(server_url, name)
     root = tmp_path_factory.mktemp("returns")
     write_landing(root / "landing")
     load_landing(url, root / "landing")
     run_dbt(url, "build", "--select", SELLER_MARTS, target_dir=root / "dbt")
     yield url, root / "landing", root / "dbt"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    drop_database(server_url, name)
 
 
 def day(text: str) -> dt.date:
