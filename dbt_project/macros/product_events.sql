@@ -69,3 +69,17 @@
 {% macro product_sql_string(value) -%}
     '{{ value | string | replace("'", "''") }}'
 {%- endmacro %}
+
+{#
+  The days each stitched user was active: every UTC day a session of theirs touched (a session
+  running past midnight makes the user active on both days). Columns user_key, activity_date.
+#}
+{% macro product_user_active_days() -%}
+    select distinct
+        s.user_key,
+        covered_day::date as activity_date
+    from {{ ref('fct_sessions') }} as s
+    cross join lateral generate_series(
+        s.session_date, (s.ended_at at time zone 'UTC')::date, interval '1 day'
+    ) as covered_day
+{%- endmacro %}

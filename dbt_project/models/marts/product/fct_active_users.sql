@@ -9,14 +9,9 @@
 -- WAU and MAU without a join per day and user: from each active day a a user stays counted for
 -- N days or until their next active day, whichever comes first. Those stretches never overlap,
 -- so the trailing count of a day is a running sum of +1 at every stretch start and -1 at its end.
+-- depends_on: {{ ref('fct_sessions') }}
 with user_days as (
-    select distinct
-        s.user_key,
-        covered_day::date as activity_date
-    from {{ ref('fct_sessions') }} as s
-    cross join lateral generate_series(
-        s.session_date, (s.ended_at at time zone 'UTC')::date, interval '1 day'
-    ) as covered_day
+    {{ product_user_active_days() }}
 ),
 
 user_days_with_next as (

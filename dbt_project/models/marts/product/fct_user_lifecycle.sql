@@ -9,14 +9,9 @@
 --                 here a positive count).
 -- new + returning + resurrecting = active_users. The first and last weeks of the data may be
 -- partial (is_complete_week false).
+-- depends_on: {{ ref('fct_sessions') }}
 with user_days as (
-    select distinct
-        s.user_key,
-        covered_day::date as activity_date
-    from {{ ref('fct_sessions') }} as s
-    cross join lateral generate_series(
-        s.session_date, (s.ended_at at time zone 'UTC')::date, interval '1 day'
-    ) as covered_day
+    {{ product_user_active_days() }}
 ),
 
 user_weeks as (
