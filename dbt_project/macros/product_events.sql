@@ -51,18 +51,12 @@
 {%- endmacro %}
 
 {#
-  Read window of the partitioned product facts: the partition window (vars min_date / max_date)
-  widened by `session_lookback_days` on both sides, so that a session crossing a window edge is
-  sessionized from all of its events. Without the vars: everything.
+  Read window of the partitioned product facts: the dates they rebuild (macro
+  partition_window_filter) widened by `session_lookback_days` on both sides, so that a session
+  crossing a window edge is sessionized from all of its events. Without the vars: everything.
 #}
-{% macro product_lookback_window_filter(date_column) -%}
-    {%- if var('min_date', none) and var('max_date', none) -%}
-        {%- set lookback = var('session_lookback_days', 1) | int -%}
-        {{ date_column }} between '{{ var("min_date") }}'::date - {{ lookback }}
-            and '{{ var("max_date") }}'::date + {{ lookback }}
-    {%- else -%}
-        true
-    {%- endif -%}
+{% macro product_lookback_window_filter(date_column, domain=none) -%}
+    {{ partition_window_filter(date_column, domain, widen=var('session_lookback_days', 1) | int) }}
 {%- endmacro %}
 
 {# A text value as a SQL string literal. #}

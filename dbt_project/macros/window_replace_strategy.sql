@@ -1,6 +1,6 @@
 {#
-  Custom incremental strategy `window_replace`: delete the partition window (vars min_date/max_date
-  on the model's `partition_column`) from the target, then insert the freshly built rows, in one
+  Custom incremental strategy `window_replace`: delete the rebuilt dates (macro partition_window_filter
+  on the model's `partition_column` and `partition_domain`) from the target, then insert the freshly built rows, in one
   transaction. Unlike delete+insert on a unique key, a day that now has no rows is emptied too,
   so re-running a window always leaves exactly what the sources say.
 #}
@@ -12,7 +12,7 @@
     {%- if not partition_column -%}
         {{ exceptions.raise_compiler_error("window_replace needs config(partition_column=...) on " ~ this) }}
     {%- endif -%}
-    delete from {{ target }} where {{ partition_window_filter(partition_column) }};
+    delete from {{ target }} where {{ partition_window_filter(partition_column, config.get('partition_domain')) }};
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }};
 {% endmacro %}

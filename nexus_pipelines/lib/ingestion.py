@@ -10,10 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .formats.base import SourceSpec, UnreadableFile
-from .landing import files_for, parse_context, store_currencies
-from .warehouse.loader import LoadResult, analyze, load_file, loader_connection, remove_missing_files
+from .landing import files_for, misnamed_files, parse_context, store_currencies
+from .warehouse.loader import (
+    LoadResult,
+    analyze,
+    load_file,
+    loader_connection,
+    record_unloadable,
+    remove_missing_files,
+)
 
 
 class IngestionFailed(Exception):
@@ -34,6 +42,8 @@ class IngestionSummary:
     end: dt.date | None
     results: list[LoadResult] = field(default_factory=list)
     failed_files: list[str] = field(default_factory=list)
+    # files that belong to no partition (no valid date in the name): recorded as failed, never loaded
+    misnamed: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def files_loaded(self) -> int:
@@ -61,12 +71,23 @@ class IngestionSummary:
 
 
 def ingest(url: str, spec: SourceSpec, landing_dir: Path, start: dt.date | None = None,
-           end: dt.date | None = None, *, force: bool = False) -> IngestionSummary:
+           end: dt.date | None = None, *, force: bool = False,
+           on_wait: Callable[[str], None] | None = None) -> IngestionSummary:
+    """Load the files of ``spec`` dated in [start, end] (all when unset).
+
+    Unreadable files raise ``IngestionFailed`` after every other file loaded; files with no valid
+    date in their name are recorded as failed in ops.load_manifest and listed in
+    ``summary.misnamed`` without failing (they belong to no partition). ``on_wait`` hears when
+    another run holds this source's lock.
+    """
     files = files_for(spec, landing_dir, start, end)
     currencies = store_currencies(landing_dir)
     summary = IngestionSummary(spec.name, start, end)
     failures: list[UnreadableFile] = []
-    with loader_connection(url, spec) as conn:
+    with loader_connection(url, spec, on_wait=on_wait) as conn:
+        for file, problem in misnamed_files(spec, landing_dir):
+            record_unloadable(conn, spec, file.path, file.relative_path, problem)
+            summary.misnamed.append((file.relative_path, problem))
         for file in files:
             try:
                 summary.results.append(load_file(conn, spec, parse_context(file, currencies), force=force))

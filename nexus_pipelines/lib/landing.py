@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
@@ -20,18 +21,43 @@ class LandingFile:
     store_id: str | None
 
 
-def files_for(spec: SourceSpec, landing_dir: Path, start: dt.date | None = None, end: dt.date | None = None) -> list[LandingFile]:
-    """Landing files of ``spec`` whose partition date lies in [start, end] (inclusive), sorted."""
-    found = []
+def _candidates(spec: SourceSpec, landing_dir: Path) -> Iterator[tuple[Path, str]]:
     for path in sorted(landing_dir.glob(spec.landing_glob)):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        relative = path.relative_to(landing_dir).as_posix()
-        date = partition_date_from_name(path) if spec.partitioned else None
-        if spec.partitioned and ((start and date < start) or (end and date > end)):
-            continue
+        if path.is_file() and not path.name.startswith("."):
+            yield path, path.relative_to(landing_dir).as_posix()
+
+
+def files_for(spec: SourceSpec, landing_dir: Path, start: dt.date | None = None, end: dt.date | None = None) -> list[LandingFile]:
+    """Landing files of ``spec`` whose partition date lies in [start, end] (inclusive), sorted.
+
+    Files whose name has no valid date belong to no partition: ``misnamed_files`` lists them.
+    """
+    found = []
+    for path, relative in _candidates(spec, landing_dir):
+        if spec.partitioned:
+            try:
+                date = partition_date_from_name(relative)
+            except ValueError:
+                continue
+            if (start and date < start) or (end and date > end):
+                continue
+        else:
+            date = None
         found.append(LandingFile(path, relative, date, store_id_from_path(relative)))
     return found
+
+
+def misnamed_files(spec: SourceSpec, landing_dir: Path) -> list[tuple[LandingFile, str]]:
+    """Files of a partitioned ``spec`` whose name has no valid YYYY-MM-DD date, with the problem."""
+    if not spec.partitioned:
+        return []
+    bad = []
+    for path, relative in _candidates(spec, landing_dir):
+        try:
+            partition_date_from_name(relative)
+        except ValueError as exc:
+            bad.append((LandingFile(path, relative, None, store_id_from_path(relative)), f"bad date in file name: {exc}"))
+    return bad
 
 
 def partition_dates(specs: list[SourceSpec], landing_dir: Path) -> list[dt.date]:

@@ -1,21 +1,30 @@
-"""dbt models as Dagster assets, in three steps that run in dependency order:
+"""dbt models as Dagster assets: two independent chains, Amazon and product, of three steps each.
 
-1. ``dbt_staging``: staging and intermediate views (unpartitioned, cheap to re-create);
-2. ``dbt_partitioned_facts``: incremental facts tagged ``partitioned`` — daily partitioned, a
-   run (or a single-run backfill) passes its date window as vars min_date/max_date and the model
-   replaces exactly that window;
-3. ``dbt_marts``: every other mart (dimensions, health and comparison tables), rebuilt whole.
+For each chain (``amazon``: seller reports; ``product``: Segment events and marketing spend):
 
-dbt tests appear as asset checks and run in the same `dbt build`.
+1. ``dbt_<chain>_views``: staging and intermediate views (unpartitioned, cheap to re-create);
+2. ``dbt_<chain>_facts``: incremental facts tagged ``partitioned`` — daily partitioned; a run
+   rebuilds every business date that the loads since the last successful build touched (the
+   pending changes in ``ops``, computed in SQL by ``lib/warehouse/changes.py``) plus its own
+   partition window, passed to dbt as the var ``rebuild_ranges``;
+3. ``dbt_<chain>_marts``: every other mart of the chain (dimensions, health and comparison
+   tables), rebuilt whole.
+
+The chains share no model, so a failing test on events never stops the Amazon marts and an
+Amazon problem never stops the product marts: Dagster skips only the failed step's downstream.
+dbt tests appear as asset checks and run in the same `dbt build`. Every dbt invocation holds the
+advisory lock ``dbt``, so two runs never build the same relations at once.
 """
 
 
 import datetime as dt
 import json
+from typing import Iterator
 
 from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from ...lib.warehouse import changes, locks
 from ..partitions import daily_partitions, single_run_backfill
 from ..resources import WarehouseResource
 from .project import ensure_manifest, nexus_dbt_project
@@ -23,7 +32,22 @@ from .translator import NexusDbtTranslator
 
 MANIFEST = ensure_manifest()
 TRANSLATOR = NexusDbtTranslator()
-VIEW_LAYERS = "path:models/staging path:models/intermediate"
+
+CHAINS = {
+    "amazon": {
+        "views": "path:models/staging/amazon path:models/intermediate/business "
+                 "path:models/intermediate/inventory path:models/intermediate/returns",
+        "facts": "tag:partitioned",
+        "facts_exclude": "path:models/marts/product",
+        "marts": "path:models/marts/core path:models/marts/business path:models/marts/inventory "
+                 "path:models/marts/returns",
+    },
+    "product": {
+        "views": "path:models/staging/events path:models/staging/marketing path:models/intermediate/product",
+        "facts": "tag:partitioned,path:models/marts/product",
+        "marts": "path:models/marts/product",
+    },
+}
 
 
 def window_vars(context: AssetExecutionContext) -> dict[str, str]:
@@ -34,28 +58,51 @@ def window_vars(context: AssetExecutionContext) -> dict[str, str]:
     }
 
 
-@dbt_assets(manifest=MANIFEST, project=nexus_dbt_project, select=VIEW_LAYERS, exclude="tag:partitioned",
-            dagster_dbt_translator=TRANSLATOR, name="dbt_staging")
-def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+           variables: dict | None = None) -> Iterator:
     warehouse.export_dbt_env()
-    yield from dbt.cli(["build"], context=context).stream()
+    args = ["build"] + (["--vars", json.dumps(variables)] if variables else [])
+    with locks.exclusive(warehouse.url, "dbt", on_wait=context.log.info):
+        yield from dbt.cli(args, context=context).stream()
 
 
-@dbt_assets(manifest=MANIFEST, project=nexus_dbt_project, select="tag:partitioned",
-            partitions_def=daily_partitions, backfill_policy=single_run_backfill,
-            dagster_dbt_translator=TRANSLATOR, name="dbt_partitioned_facts")
-def dbt_partitioned_facts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    warehouse.export_dbt_env()
-    variables = window_vars(context)
-    context.log.info(f"dbt window {variables['min_date']} .. {variables['max_date']}")
-    yield from dbt.cli(["build", "--vars", json.dumps(variables)], context=context).stream()
+def _build_facts(chain: str, context: AssetExecutionContext, dbt: DbtCliResource,
+                 warehouse: WarehouseResource) -> Iterator:
+    window = window_vars(context)
+    span = (dt.date.fromisoformat(window["min_date"]), dt.date.fromisoformat(window["max_date"]))
+    lookback = int(changes.dbt_project_var(nexus_dbt_project.project_dir, "session_lookback_days", 1))
+    with locks.exclusive(warehouse.url, f"facts:{chain}", on_wait=context.log.info):
+        with changes.rebuilding(warehouse.url, chain, span, session_lookback_days=lookback) as plan:
+            context.log.info(f"{chain} facts: partition window {span[0]} .. {span[1]}; rebuilding {plan.describe()}")
+            yield from _build(context, dbt, warehouse, plan.dbt_vars())
 
 
-@dbt_assets(manifest=MANIFEST, project=nexus_dbt_project, select="fqn:*",
-            exclude=f"tag:partitioned {VIEW_LAYERS}", dagster_dbt_translator=TRANSLATOR, name="dbt_marts")
-def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    warehouse.export_dbt_env()
-    yield from dbt.cli(["build"], context=context).stream()
+def _views(chain: str):
+    @dbt_assets(manifest=MANIFEST, project=nexus_dbt_project, select=CHAINS[chain]["views"],
+                exclude="tag:partitioned", dagster_dbt_translator=TRANSLATOR, name=f"dbt_{chain}_views")
+    def _assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        yield from _build(context, dbt, warehouse)
+
+    return _assets
 
 
-dbt_asset_definitions = [dbt_staging, dbt_partitioned_facts, dbt_marts]
+def _facts(chain: str):
+    @dbt_assets(manifest=MANIFEST, project=nexus_dbt_project, select=CHAINS[chain]["facts"],
+                exclude=CHAINS[chain].get("facts_exclude"), partitions_def=daily_partitions, backfill_policy=single_run_backfill,
+                dagster_dbt_translator=TRANSLATOR, name=f"dbt_{chain}_facts")
+    def _assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        yield from _build_facts(chain, context, dbt, warehouse)
+
+    return _assets
+
+
+def _marts(chain: str):
+    @dbt_assets(manifest=MANIFEST, project=nexus_dbt_project, select=CHAINS[chain]["marts"],
+                exclude="tag:partitioned", dagster_dbt_translator=TRANSLATOR, name=f"dbt_{chain}_marts")
+    def _assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        yield from _build(context, dbt, warehouse)
+
+    return _assets
+
+
+dbt_asset_definitions = [build(chain) for chain in CHAINS for build in (_views, _facts, _marts)]

@@ -47,6 +47,7 @@ def _metadata(summary: IngestionSummary) -> dict:
         "files_loaded": summary.files_loaded,
         "files_unchanged": summary.files_skipped,
         "files_failed": len(summary.failed_files),
+        "files_misnamed": MetadataValue.md("\n".join(f"- {problem}" for _path, problem in summary.misnamed) or "none"),
         "duration_seconds": round(summary.duration_seconds, 3),
         "date_range": f"{summary.start} .. {summary.end}" if summary.start else "whole table",
         "files": MetadataValue.md(
@@ -69,10 +70,13 @@ def build_raw_asset(spec: SourceSpec) -> AssetsDefinition:
     def _raw(context: AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource) -> MaterializeResult:
         start, end = _window(context) if spec.partitioned else (None, None)
         try:
-            summary = ingest(warehouse.url, spec, warehouse.landing_path, start, end, force=config.force)
+            summary = ingest(warehouse.url, spec, warehouse.landing_path, start, end, force=config.force,
+                             on_wait=context.log.info)
         except IngestionFailed as exc:
             context.log.error(str(exc))
             raise
+        for path, problem in summary.misnamed:
+            context.log.warning(f"not loaded: {problem}")
         context.log.info(
             f"{spec.name} {start}..{end}: {summary.files_loaded} file(s) loaded, {summary.files_skipped} unchanged, "
             f"{summary.rows_loaded} rows loaded, {summary.rows_quarantined} quarantined"

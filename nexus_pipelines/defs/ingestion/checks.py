@@ -2,7 +2,14 @@
 
 
 import psycopg
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetChecksDefinition, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetChecksDefinition,
+    MetadataValue,
+    asset_check,
+)
 
 from ...lib.formats import SOURCES
 from ...lib.formats.base import SourceSpec
@@ -11,14 +18,9 @@ from ..resources import WarehouseResource
 MAX_QUARANTINE_SHARE = 0.02  # more than 2% of rows rejected in the latest loads deserves a look
 
 LATEST_LOADS_SQL = """
-with latest as (
-    select distinct on (file_path) file_path, status, rows_read, rows_quarantined
-    from ops.load_manifest where source = %s
-    order by file_path, load_id desc
-)
-select count(*) filter (where status = 'failed'),
-       coalesce(sum(rows_read), 0), coalesce(sum(rows_quarantined), 0)
-from latest
+select distinct on (file_path) file_path, status, error, coalesce(rows_read, 0), coalesce(rows_quarantined, 0)
+from ops.load_manifest where source = %s
+order by file_path, load_id desc
 """
 
 
@@ -28,13 +30,20 @@ def build_quarantine_check(spec: SourceSpec) -> AssetChecksDefinition:
     def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         with psycopg.connect(warehouse.url) as conn:
             exists = conn.execute("select to_regclass('ops.load_manifest')").fetchone()[0]
-            failed, read, quarantined = conn.execute(LATEST_LOADS_SQL, (spec.name,)).fetchone() if exists else (0, 0, 0)
+            latest = conn.execute(LATEST_LOADS_SQL, (spec.name,)).fetchall() if exists else []
+        # files still in the landing folder (a misnamed file renamed or removed is no longer a problem)
+        latest = [r for r in latest if (warehouse.landing_path / r[0]).exists()]
+        failed = [(path, error) for path, status, error, _read, _quarantined in latest if status == "failed"]
+        read = sum(r[3] for r in latest)
+        quarantined = sum(r[4] for r in latest)
         share = quarantined / read if read else 0.0
         return AssetCheckResult(
-            passed=failed == 0 and share <= MAX_QUARANTINE_SHARE,
+            passed=not failed and share <= MAX_QUARANTINE_SHARE,
             severity=AssetCheckSeverity.WARN,
-            metadata={"failed_files": failed, "rows_read": read, "rows_quarantined": quarantined,
-                      "quarantine_share": round(share, 5)},
+            description=f"{len(failed)} file(s) could not be loaded" if failed else None,
+            metadata={"failed_files": len(failed), "rows_read": read, "rows_quarantined": quarantined,
+                      "quarantine_share": round(share, 5),
+                      "failures": MetadataValue.md("\n".join(f"- {e or p}" for p, e in failed[:50]) or "none")},
         )
 
     return _check

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 
 from ..formats.base import SourceSpec
+from .changes import CHANGES_DDL
 
 RAW_SCHEMA = "raw"
 QUARANTINE_SCHEMA = "quarantine"
@@ -26,7 +27,7 @@ LINEAGE_COLUMNS = (
 # Expression indexes that the dbt models' filters can use (name suffix -> indexed expression).
 # Partitioned product facts filter events on their UTC date, not on the file's partition date.
 EXTRA_INDEXES = {
-    "events": {"event_date": "((event_timestamp at time zone 'UTC')::date)"},
+    "events": {"event_date": "((event_timestamp at time zone 'UTC')::date)", "message_id": "(message_id)"},
 }
 
 MANIFEST_DDL = """
@@ -54,6 +55,7 @@ def ensure_schemas(conn: psycopg.Connection) -> None:
     for schema in (RAW_SCHEMA, QUARANTINE_SCHEMA, OPS_SCHEMA):
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     conn.execute(MANIFEST_DDL)
+    conn.execute(CHANGES_DDL)
 
 
 def ensure_raw_table(conn: psycopg.Connection, spec: SourceSpec) -> None:
@@ -95,4 +97,11 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceSpec) -> None:
                 _loaded_at timestamptz not null default now()
             )"""
         ).format(sql.Identifier(QUARANTINE_SCHEMA, spec.name))
+    )
+    # a valid row set aside (e.g. an event whose messageId was first loaded with other content),
+    # kept typed so that it can be put back when the first copy goes away
+    conn.execute(
+        sql.SQL("alter table {} add column if not exists row_data jsonb").format(
+            sql.Identifier(QUARANTINE_SCHEMA, spec.name)
+        )
     )

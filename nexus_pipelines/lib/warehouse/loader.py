@@ -16,7 +16,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import orjson
 import psycopg
@@ -24,6 +24,7 @@ from psycopg import sql
 from psycopg.types.json import set_json_dumps
 
 from ..formats.base import ParseContext, ParsedRow, Rejected, SourceSpec, UnreadableFile
+from . import changes, locks
 from .ddl import LINEAGE_COLUMNS, QUARANTINE_SCHEMA, RAW_SCHEMA, ensure_raw_table, ensure_schemas
 
 _COPY_LINEAGE = [name for name, _ in LINEAGE_COLUMNS if name != "_loaded_at"]
@@ -51,9 +52,26 @@ def file_sha256(path: Path) -> str:
 
 
 def prepare(conn: psycopg.Connection, spec: SourceSpec) -> None:
-    """Create the schemas and tables ``spec`` needs (idempotent)."""
+    """Create the schemas and tables ``spec`` needs (idempotent; call under the ``ddl`` lock)."""
     ensure_schemas(conn)
     ensure_raw_table(conn, spec)
+
+
+def _tables_ready(conn: psycopg.Connection, spec: SourceSpec) -> bool:
+    """True when ``spec``'s tables exist with every column (no DDL, hence no lock, needed)."""
+    names = [c.name for c in spec.columns] + [name for name, _ in LINEAGE_COLUMNS]
+    found = conn.execute(
+        """select count(*) from information_schema.columns
+           where table_schema = %s and table_name = %s and column_name = any(%s)""",
+        (RAW_SCHEMA, spec.name, names),
+    ).fetchone()[0]
+    others = conn.execute(
+        "select to_regclass('ops.pending_changes') is not null and to_regclass('ops.load_manifest') is not null "
+        "and exists (select 1 from information_schema.columns where table_schema = %s and table_name = %s "
+        "and column_name = 'row_data')",
+        (QUARANTINE_SCHEMA, spec.name),
+    ).fetchone()[0]
+    return found == len(names) and others
 
 
 def _last_loaded_sha(conn: psycopg.Connection, source: str, file_path: str) -> str | None:
@@ -124,13 +142,20 @@ def _record(conn, spec, ctx, batch_id, sha, size, started, duration, read, loade
 
 
 @contextmanager
-def loader_connection(url: str, spec: SourceSpec) -> Iterator[psycopg.Connection]:
-    """An autocommit connection with ``spec``'s tables in place: each ``conn.transaction()`` is a real one."""
+def loader_connection(url: str, spec: SourceSpec, *,
+                      on_wait: Callable[[str], None] | None = None) -> Iterator[psycopg.Connection]:
+    """An autocommit connection with ``spec``'s tables in place: each ``conn.transaction()`` is a real one.
+
+    The connection holds the advisory lock ``load:<source>`` while it is open, so that two runs
+    never load the same source at once (the second waits, then finds the files unchanged).
+    """
     with psycopg.connect(url, autocommit=True) as conn:
         set_json_dumps(orjson.dumps, context=conn)  # jsonb columns: orjson is ~5x faster than json.dumps
-        with conn.transaction():
-            prepare(conn, spec)
-        yield conn
+        with locks.held(conn, f"load:{spec.name}", on_wait=on_wait):
+            if not _tables_ready(conn, spec):
+                with locks.held(conn, "ddl", on_wait=on_wait), conn.transaction():
+                    prepare(conn, spec)
+            yield conn
 
 
 def load_file(conn: psycopg.Connection, spec: SourceSpec, ctx: ParseContext, *, force: bool = False) -> LoadResult:
@@ -148,36 +173,145 @@ def load_file(conn: psycopg.Connection, spec: SourceSpec, ctx: ParseContext, *, 
         return LoadResult(spec.name, ctx.relative_path, partition, 0, 0, 0, time.perf_counter() - t0, True, sha)
     try:
         with conn.transaction():
+            this_file = (sql.SQL("_source_file = %s"), (ctx.relative_path,))
+            changes.capture(conn, spec.name, *this_file)  # what the old rows pointed at
+            if spec.name == "events":
+                _touch_messages(conn, *this_file)
             _delete_previous(conn, spec, ctx.relative_path)
             loaded, rejected = _copy_rows(conn, spec, ctx, batch_id)
             _copy_rejects(conn, spec, ctx, batch_id, rejected)
+            changes.capture(conn, spec.name, *this_file)  # and what the new ones point at
+            conflicts = 0
+            if spec.name == "events":
+                _touch_messages(conn, *this_file)
+                conflicts = _reconcile_events(conn, batch_id).get(ctx.relative_path, 0)
+            loaded -= conflicts
+            quarantined = len(rejected) + conflicts
             duration = time.perf_counter() - t0
-            read = loaded + len(rejected)
-            _record(conn, spec, ctx, batch_id, sha, size, started, duration, read, loaded, len(rejected), "loaded")
+            read = loaded + quarantined
+            _record(conn, spec, ctx, batch_id, sha, size, started, duration, read, loaded, quarantined, "loaded")
     except UnreadableFile as exc:
         with conn.transaction():
             _record(conn, spec, ctx, batch_id, sha, size, started, time.perf_counter() - t0,
                     None, None, None, "failed", str(exc))
         raise
-    return LoadResult(spec.name, ctx.relative_path, partition, read, loaded, len(rejected), duration, False, sha)
+    return LoadResult(spec.name, ctx.relative_path, partition, read, loaded, quarantined, duration, False, sha)
+
+
+def record_unloadable(conn: psycopg.Connection, spec: SourceSpec, path: Path, relative_path: str, problem: str) -> bool:
+    """Record in ops.load_manifest that a file cannot be loaded at all (e.g. no valid date in its name).
+
+    Recorded once per content: a later run finding the same file unchanged adds no row. Returns
+    True when a row was added.
+    """
+    sha = file_sha256(path)
+    row = conn.execute(
+        """select sha256, status, error from ops.load_manifest
+           where source = %s and file_path = %s order by load_id desc limit 1""",
+        (spec.name, relative_path),
+    ).fetchone()
+    if row == (sha, "failed", problem):
+        return False
+    with conn.transaction():
+        conn.execute(
+            """insert into ops.load_manifest (batch_id, source, file_path, partition_date, sha256, size_bytes,
+                   status, error, started_at, duration_seconds)
+               values (%s, %s, %s, null, %s, %s, 'failed', %s, now(), 0)""",
+            (uuid.uuid4(), spec.name, relative_path, sha, path.stat().st_size, problem),
+        )
+    return True
 
 
 def remove_missing_files(conn: psycopg.Connection, spec: SourceSpec, start: dt.date, end: dt.date,
                          present: list[str]) -> int:
     """Delete rows of partitions [start, end] whose source file is no longer in the landing folder."""
     removed = 0
+    gone = sql.SQL("_partition_date between %s and %s and not (_source_file = any(%s))")
     with conn.transaction():
+        changes.capture(conn, spec.name, gone, (start, end, present))
+        if spec.name == "events":
+            _touch_messages(conn, gone, (start, end, present))
         for schema in (RAW_SCHEMA, QUARANTINE_SCHEMA):
             cur = conn.execute(
-                sql.SQL(
-                    "delete from {} where _partition_date between %s and %s and not (_source_file = any(%s))"
-                ).format(sql.Identifier(schema, spec.name)),
+                sql.SQL("delete from {} where ").format(sql.Identifier(schema, spec.name)) + gone,
                 (start, end, present),
             )
             removed += cur.rowcount if schema == RAW_SCHEMA else 0
+        if spec.name == "events" and removed:
+            _reconcile_events(conn, uuid.uuid4())
     return removed
 
 
 def analyze(conn: psycopg.Connection, spec: SourceSpec) -> None:
     """Refresh the planner statistics of ``raw.<spec.name>`` after a load changed it."""
     conn.execute(sql.SQL("analyze {}").format(sql.Identifier(RAW_SCHEMA, spec.name)))
+
+
+def _touch_messages(conn: psycopg.Connection, predicate: sql.Composable, params: tuple) -> None:
+    """Remember (for this transaction) the message ids of the raw events matching ``predicate``."""
+    conn.execute("create temp table if not exists touched_messages (message_id text) on commit drop")
+    conn.execute(
+        sql.SQL("insert into touched_messages select distinct message_id from raw.events where ") + predicate,
+        params,
+    )
+
+
+# Re-sent events are loaded once: every copy of a messageId stays in raw (staging keeps the first
+# received), but a copy whose content differs from the first copy's is set aside in
+# quarantine.events with the file, line and reason, its typed row kept in row_data. Which copy is
+# first depends only on the files (received_at, then partition date, file and line), never on
+# the order in which they were loaded: each load first puts back the set-aside copies of the
+# messages it touches, then decides again.
+_RESTORE_SET_ASIDE = """
+with restored as (
+    delete from quarantine.events as q
+    using (select distinct message_id from touched_messages) as t
+    where q.row_data is not null and q.row_data ->> 'message_id' = t.message_id
+    returning q.row_data
+)
+insert into raw.events select (jsonb_populate_record(null::raw.events, row_data)).* from restored
+"""
+
+_SET_ASIDE_CONFLICTS = """
+with copies as (
+    select e.ctid as row_ref, e.*,
+           row_number() over (partition by e.message_id
+                              order by e.received_at nulls last, e._partition_date, e._source_file, e._row_number) as copy_number
+    from raw.events as e
+    where e.message_id in (select message_id from touched_messages)
+),
+conflicts as (
+    select c.row_ref, k._source_file as first_file, k._row_number as first_line
+    from copies as c
+    join copies as k on k.message_id = c.message_id and k.copy_number = 1
+    where c.copy_number > 1
+      and (c.event_type, c.event_name, c.page_name, c.user_id, c.anonymous_id, c.event_timestamp,
+           c.context, c.properties, c.traits)
+          is distinct from
+          (k.event_type, k.event_name, k.page_name, k.user_id, k.anonymous_id, k.event_timestamp,
+           k.context, k.properties, k.traits)
+),
+moved as (
+    delete from raw.events as e using conflicts as c
+    where e.ctid = c.row_ref
+    returning e._partition_date, e._source_file, e._row_number, e.message_id, to_jsonb(e) as row_data,
+              c.first_file, c.first_line
+)
+insert into quarantine.events (_partition_date, _source_file, _row_number, raw_text, reason, _batch_id, row_data)
+select _partition_date, _source_file, _row_number, row_data::text,
+       'messageId ' || message_id || ' was already loaded from ' || first_file || ' line ' || first_line
+           || ' with different content (the first copy wins)',
+       %s, row_data
+from moved
+returning _source_file
+"""
+
+
+def _reconcile_events(conn: psycopg.Connection, batch_id: uuid.UUID) -> dict[str, int]:
+    """Re-decide the first copy of every touched message; returns conflicting copies set aside per file."""
+    conn.execute(_RESTORE_SET_ASIDE)
+    moved: dict[str, int] = {}
+    for (file_path,) in conn.execute(_SET_ASIDE_CONFLICTS, (batch_id,)).fetchall():
+        moved[file_path] = moved.get(file_path, 0) + 1
+    conn.execute("truncate touched_messages")
+    return moved

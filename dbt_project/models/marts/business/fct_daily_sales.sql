@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='window_replace',
         partition_column='order_date',
+        partition_domain='orders',
         tags=['partitioned'],
         indexes=[{'columns': ['order_date']}, {'columns': ['store_id', 'sku', 'order_date'], 'unique': true}],
     )
@@ -22,5 +23,5 @@ select
     sum(item_promotion_discount)::numeric(18,2) as item_promotion_discount
 from {{ ref('stg_amazon__orders') }}
 where not is_cancelled
-  and {{ partition_window_filter('order_date') }}
+  and {{ partition_window_filter('order_date', 'orders') }}
 group by store_id, sku, order_date

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='window_replace',
         partition_column='date_day',
+        partition_domain='store_days',
         tags=['partitioned'],
         indexes=[{'columns': ['date_day']}, {'columns': ['store_id', 'date_day'], 'unique': true}],
     )
@@ -22,7 +23,7 @@ with sales as (
         sum(item_promotion_discount) as item_promotion_discount
     from {{ ref('stg_amazon__orders') }}
     where not is_cancelled
-      and {{ partition_window_filter('order_date') }}
+      and {{ partition_window_filter('order_date', 'store_days') }}
     group by store_id, order_date
 ),
 
@@ -34,7 +35,7 @@ refunds as (
         sum(coalesce(refund_amount, 0)) as refunds_amount,
         sum(case when has_order_line then 0 else quantity end) as units_refunded_unpriced
     from {{ ref('fct_returns') }}
-    where {{ partition_window_filter('return_date') }}
+    where {{ partition_window_filter('return_date', 'store_days') }}
     group by store_id, return_date
 ),
 
@@ -49,7 +50,7 @@ traffic as (
         units_ordered as report_units_ordered,
         total_order_items as report_order_items
     from {{ ref('stg_amazon__sales_traffic_by_date') }}
-    where {{ partition_window_filter('report_date') }}
+    where {{ partition_window_filter('report_date', 'store_days') }}
 ),
 
 store_days as (

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='window_replace',
         partition_column='snapshot_date',
+        partition_domain='inventory',
         tags=['partitioned'],
         indexes=[{'columns': ['snapshot_date']}, {'columns': ['store_id', 'sku', 'snapshot_date'], 'unique': true}],
     )
@@ -12,13 +13,13 @@
 with snapshots as (
     select *
     from {{ ref('stg_amazon__inventory_snapshots') }}
-    where {{ partition_window_filter('snapshot_date') }}
+    where {{ partition_window_filter('snapshot_date', 'inventory') }}
 ),
 
 units_sold as (
     select store_id, sku, order_date, units_ordered
     from {{ ref('fct_daily_sales') }}
-    where {{ partition_window_filter('order_date') }}
+    where {{ partition_window_filter('order_date', 'inventory') }}
 )
 
 select

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='window_replace',
         partition_column='activity_date',
+        partition_domain='activity',
         tags=['partitioned'],
         indexes=[
             {'columns': ['activity_date']},
@@ -32,13 +33,13 @@ with session_days as (
     cross join lateral generate_series(
         s.session_date, (s.ended_at at time zone 'UTC')::date, interval '1 day'
     ) as covered_day
-    where {{ product_lookback_window_filter('s.session_date') }}
+    where {{ product_lookback_window_filter('s.session_date', 'activity') }}
 ),
 
 active_users as (
     select distinct activity_date, channel, user_key
     from session_days
-    where {{ partition_window_filter('activity_date') }}
+    where {{ partition_window_filter('activity_date', 'activity') }}
 ),
 
 goal_events as (
@@ -60,7 +61,7 @@ goal_events as (
         {%- endfor %}
     ]) as goal (goal_name)
     where goal.goal_name is not null
-      and {{ partition_window_filter('e.event_date') }}
+      and {{ partition_window_filter('e.event_date', 'activity') }}
     {%- endif %}
 ),
 

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='window_replace',
         partition_column='session_date',
+        partition_domain='sessions',
         tags=['partitioned'],
         indexes=[
             {'columns': ['session_id'], 'unique': true},
@@ -53,7 +54,7 @@ with events as (
         user_agent
     from {{ ref('int_events_stitched') }}
     where is_interactive
-      and {{ product_lookback_window_filter('event_date') }}
+      and {{ product_lookback_window_filter('event_date', 'sessions') }}
 ),
 
 with_previous_event as (
@@ -212,4 +213,4 @@ select
     channel,
     device_type
 from sessions
-where {{ partition_window_filter('session_date') }}
+where {{ partition_window_filter('session_date', 'sessions') }}

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='window_replace',
         partition_column='return_date',
+        partition_domain='returns',
         tags=['partitioned'],
         indexes=[{'columns': ['return_date']}, {'columns': ['return_id'], 'unique': true},
                  {'columns': ['store_id', 'sku', 'order_date']}],
@@ -33,4 +34,4 @@ select
     refund_amount::numeric(18,2) as refund_amount,
     days_to_return
 from {{ ref('int_returns_priced') }}
-where {{ partition_window_filter('return_date') }}
+where {{ partition_window_filter('return_date', 'returns') }}

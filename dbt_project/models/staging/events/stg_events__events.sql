@@ -1,4 +1,6 @@
 -- Grain: one row per message_id (re-sends of the same message are loaded once: the first received).
+-- The loader sets aside (quarantine.events) every copy whose content differs from the first copy's,
+-- so the copies left here differ at most in receivedAt / sentAt.
 --
 -- A re-send is the same message sent again: same timestamp, type and event name. Choosing among the
 -- copies within (event_date, event_type, event_name, message_id) is therefore the same as choosing
@@ -25,6 +27,7 @@ with events as (
         e.properties,
         e.traits,
         e._partition_date,
+        e._source_file,
         e._row_number
     from {{ source('raw', 'events') }} as e
 ),
@@ -59,7 +62,7 @@ deduplicated as (
         nullif(trim(context ->> 'userAgent'), '') as user_agent,
         lower(nullif(trim(context ->> 'userAgent'), '')) as lowercase_user_agent
     from events
-    order by event_date, event_type, event_name, message_id, received_at nulls last, _partition_date, _row_number
+    order by event_date, event_type, event_name, message_id, received_at nulls last, _partition_date, _source_file, _row_number
 ),
 
 with_hosts as (
