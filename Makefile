@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test dev venv clean db-stop benchmark
+.PHONY: demo test test-property dev venv clean db-stop benchmark
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 ## make test: the whole test suite, integration tests on a real embedded PostgreSQL
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+## make test-property: the partial-runs invariant over many more seeded cases (NEXUS_PROPERTY_CASES, default 24; ~20 min)
+test-property: $(STAMP)
+	NEXUS_PROPERTY_CASES=$${NEXUS_PROPERTY_CASES:-24} $(BIN)/python -m pytest -n 2 --dist load -q tests/integration/test_partial_runs_property.py
 
 ## make dev: the Dagster UI on http://localhost:3000 (instance stored in PostgreSQL)
 dev: $(STAMP)

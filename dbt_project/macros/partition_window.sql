@@ -14,7 +14,9 @@
     {%- set ranges_by_domain = var('rebuild_ranges', none) -%}
     {%- if ranges_by_domain is not none and domain is not none -%}
         {%- set ranges = ranges_by_domain.get(domain, []) -%}
-        {%- if ranges | length == 0 -%}
+        {%- if ranges == 'all' -%}
+            true
+        {%- elif ranges | length == 0 -%}
             false
         {%- else -%}
             ({%- for r in ranges %}{{ " or " if not loop.first }}{{ date_column }} between '{{ r[0] }}'::date - {{ widen | int }} and '{{ r[1] }}'::date + {{ widen | int }}{% endfor -%})

@@ -6,7 +6,6 @@ each raw asset loads the window's files and dbt rebuilds the window in one invoc
 
 
 import datetime as dt
-import json
 
 import psycopg
 from dagster import (
@@ -28,6 +27,7 @@ from ..lib.config import load_settings
 from ..lib.formats import SOURCES
 from ..lib.landing import files_for
 from ..lib.warehouse.connection import warehouse_url
+from ..lib.warehouse.run_failures import record_run_failure
 from .partitions import daily_partitions
 
 # Dagster's documented run tags for a single run over a range of partitions.
@@ -119,17 +119,5 @@ def landing_file_sensor(context: SensorEvaluationContext):
 @run_failure_sensor(default_status=DefaultSensorStatus.RUNNING,
                     description="Records every failed run in ops.run_failures for alerting and BI.")
 def record_run_failures(context: RunFailureSensorContext):
-    url = warehouse_url(load_settings())
-    with psycopg.connect(url) as conn, conn.transaction():
-        conn.execute("create schema if not exists ops")
-        conn.execute(
-            """create table if not exists ops.run_failures (
-                   run_id text primary key, job_name text, failed_at timestamptz default now(),
-                   message text, tags jsonb)"""
-        )
-        conn.execute(
-            "insert into ops.run_failures (run_id, job_name, message, tags) values (%s, %s, %s, %s) "
-            "on conflict (run_id) do nothing",
-            (context.dagster_run.run_id, context.dagster_run.job_name, context.failure_event.message,
-             json.dumps(dict(context.dagster_run.tags))),
-        )
+    record_run_failure(warehouse_url(load_settings()), context.dagster_run.run_id, context.dagster_run.job_name,
+                       context.failure_event.message or "", dict(context.dagster_run.tags))

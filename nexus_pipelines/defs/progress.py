@@ -15,6 +15,24 @@ _SHOWN = {
 }
 
 
+def describe_error(error) -> str:
+    """The whole causal chain of a Dagster ``SerializableErrorInfo``, innermost cause last.
+
+    A failure inside an op arrives wrapped ("Error occurred while executing op ...:"); what the
+    user needs is the cause under it (a deadlock, a lost connection, a bad file name).
+    """
+    lines: list[str] = []
+    seen = 0
+    while error is not None and seen < 10:
+        text = (error.message or "").strip()
+        if text and not text.startswith("Error occurred while executing"):
+            kind = error.cls_name or ""
+            lines.append(text if not kind or text.startswith(kind) else f"{kind}: {text}")
+        error = error.cause or getattr(error, "context", None)
+        seen += 1
+    return "\n".join(lines) or "(no error message)"
+
+
 class ProgressHandler(logging.Handler):
     """Prints each step's start/finish, each asset once per step (not once per partition), checks, warnings."""
 
@@ -42,7 +60,8 @@ class ProgressHandler(logging.Handler):
             else:
                 text = f"{label} {event.step_key}"
                 if event.event_type == DagsterEventType.STEP_FAILURE:
-                    text += f"\n{event.event_specific_data.error.message.strip()}" if event.event_specific_data.error else ""
+                    error = event.event_specific_data.error
+                    text += "\n" + describe_error(error) if error else ""
             print(text, file=sys.stderr, flush=True)
         elif record.levelno >= logging.WARNING:
             print(f"[{record.levelname.lower()}] {record.getMessage()}", file=sys.stderr, flush=True)

@@ -93,6 +93,8 @@ def _run(start, end, force) -> bool:
     except NothingToRun as exc:
         raise click.ClickException(str(exc))
     elapsed = time.perf_counter() - t0
+    for run_id in outcome.swept_runs:
+        click.echo(f"marked failed: run {run_id} (its process ended without finishing it)", err=True)
     click.echo("")
     click.echo(format_summary(summarize(warehouse_url(settings))))
     click.echo("")
@@ -101,6 +103,8 @@ def _run(start, end, force) -> bool:
     click.echo("open the UI: `make dev` (or `nexus dev`), then http://localhost:3000")
     if not outcome.success:
         click.echo(f"FAILED steps: {', '.join(outcome.failed_steps) or '(see the run in the UI)'}", err=True)
+        for step, error in outcome.errors.items():
+            click.echo(f"  {step}: {error}", err=True)
     return outcome.success
 
 

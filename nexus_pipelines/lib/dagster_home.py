@@ -21,7 +21,11 @@ def dagster_yaml() -> dict:
     return {
         "storage": {"postgres": {"postgres_url": {"env": STORAGE_URL_ENV}}},
         "telemetry": {"enabled": False},
-        "run_queue": {"max_concurrent_runs": 2},
+        # one run at a time: the schedule, the sensor and the UI queue behind each other (their
+        # windows overlap); `nexus run` runs in-process and waits on the warehouse locks instead
+        "run_queue": {"max_concurrent_runs": 1},
+        # a run whose worker process died is marked failed instead of staying STARTED
+        "run_monitoring": {"enabled": True, "start_timeout_seconds": 300, "poll_interval_seconds": 60},
         "nux": {"enabled": False},
     }
 

@@ -120,9 +120,12 @@ class RebuildPlan:
     everything: bool = False
     dates: dict[str, list[dt.date]] = field(default_factory=dict)
 
+    domains: tuple[str, ...] = ()
+
     def dbt_vars(self) -> dict:
+        """``rebuild_ranges`` for dbt: {domain: [[first, last], ...] or "all"} (plans of two groups merge)."""
         if self.everything:
-            return {}
+            return {"rebuild_ranges": {domain: "all" for domain in self.domains}}
         return {"rebuild_ranges": {domain: [[a.isoformat(), b.isoformat()] for a, b in to_ranges(days)]
                                    for domain, days in self.dates.items()}}
 
@@ -255,7 +258,7 @@ def rebuild_plan(conn: psycopg.Connection, group: str, window: tuple[dt.date, dt
         ids = [r[0] for r in conn.execute(
             "select change_id from ops.pending_changes where source = any(%s)", (list(sources),)).fetchall()]
         upto = max(ids, default=0)
-        plan = RebuildPlan(sources, upto, change_ids=ids)
+        plan = RebuildPlan(sources, upto, change_ids=ids, domains=domains)
         rebuild_all = conn.execute(
             "select exists (select 1 from ops.pending_changes where change_id <= %s and source = any(%s) and rebuild_all)",
             (upto, list(sources)),

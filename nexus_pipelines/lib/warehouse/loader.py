@@ -308,10 +308,17 @@ returning _source_file
 
 
 def _reconcile_events(conn: psycopg.Connection, batch_id: uuid.UUID) -> dict[str, int]:
-    """Re-decide the first copy of every touched message; returns conflicting copies set aside per file."""
+    """Re-decide the first copy of every touched message; returns conflicting copies set aside per file.
+
+    Copies of other files may move in either direction, so the dates of every copy of a touched
+    message are recorded as changed, before and after.
+    """
+    touched = (sql.SQL("message_id in (select message_id from touched_messages)"), ())
+    changes.capture(conn, "events", *touched)
     conn.execute(_RESTORE_SET_ASIDE)
     moved: dict[str, int] = {}
     for (file_path,) in conn.execute(_SET_ASIDE_CONFLICTS, (batch_id,)).fetchall():
         moved[file_path] = moved.get(file_path, 0) + 1
+    changes.capture(conn, "events", *touched)
     conn.execute("truncate touched_messages")
     return moved
