@@ -42,6 +42,7 @@ class RunOutcome:
     failed_steps: list[str]
     errors: dict[str, str] = field(default_factory=dict)  # step key -> underlying error
     swept_runs: list[str] = field(default_factory=list)  # dead runs marked failed before this one
+    failed_checks: list[str] = field(default_factory=list)  # "asset:check (severity)" that did not pass
 
 
 def resolve_window(settings: Settings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
@@ -114,8 +115,14 @@ def run_window(start: dt.date | None = None, end: dt.date | None = None, *, forc
             error = event.step_failure_data.error if event.step_failure_data else None
             errors[event.step_key] = describe_error(error) if error else "(no error message)"
     failed = list(errors)
+    failed_checks = []
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            data = event.event_specific_data
+            if not data.passed:
+                failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value})")
     if not result.success:
         message = "; ".join(f"{step}: {text.splitlines()[0] if text else ''}" for step, text in errors.items())
         record_run_failure(url, result.run_id, "refresh_all", message or "run failed", tags)
     ensure_bi_reader(url)
-    return RunOutcome(result.success, result.run_id, start, end, failed, errors, swept)
+    return RunOutcome(result.success, result.run_id, start, end, failed, errors, swept, failed_checks)

@@ -101,6 +101,8 @@ def _run(start, end, force) -> bool:
     click.echo(f"partitions {outcome.start} .. {outcome.end}, run {outcome.run_id}, {elapsed:.1f} s")
     click.echo(f"warehouse: {_describe_database(settings)}")
     click.echo("open the UI: `make dev` (or `nexus dev`), then http://localhost:3000")
+    if outcome.failed_checks:
+        click.echo(f"checks that did not pass: {', '.join(outcome.failed_checks)}", err=True)
     if not outcome.success:
         click.echo(f"FAILED steps: {', '.join(outcome.failed_steps) or '(see the run in the UI)'}", err=True)
         for step, error in outcome.errors.items():
