@@ -12,7 +12,13 @@
 #}
 {% macro partition_window_filter(date_column, domain=none, widen=0) -%}
     {%- set ranges_by_domain = var('rebuild_ranges', none) -%}
-    {%- if ranges_by_domain is not none and domain is not none -%}
+    {%- if var('rebuild_from_ops', false) and domain is not none -%}
+        exists (
+            select 1 from {{ var('rebuild_ranges_table', 'ops.rebuild_ranges') }} as rebuild
+            where rebuild.domain = '{{ domain }}'
+              and {{ date_column }} between rebuild.first_day - {{ widen | int }} and rebuild.last_day + {{ widen | int }}
+        )
+    {%- elif ranges_by_domain is not none and domain is not none -%}
         {%- set ranges = ranges_by_domain.get(domain, []) -%}
         {%- if ranges == 'all' -%}
             true

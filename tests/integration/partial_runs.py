@@ -2,8 +2,8 @@
 
 ``partial_run`` does what one Dagster run over a window does to the warehouse, without Dagster:
 every source's files of the window through ``ingest`` (stores.yaml always), then the rebuild
-plans of both chains (``lib/warehouse/changes.py``), one ``dbt run`` of the incremental facts
-with the plans' ``rebuild_ranges``, and the plans consumed. ``finish`` builds the unpartitioned
+plans of both chains (``lib/warehouse/changes.py``) written to ``ops.rebuild_ranges``, one
+``dbt run`` of the incremental facts with ``rebuild_from_ops``, and the plans consumed. ``finish`` builds the unpartitioned
 marts (stateless: rebuilt whole on every run), ``full_rebuild`` loads everything into a new
 database and builds every model without vars. ``mart_tables`` reads every table of ``marts``.
 """
@@ -29,7 +29,8 @@ def prepare(url: str, landing: Path, target: Path) -> None:
     empty = landing.parent / "empty-landing"
     empty.mkdir(exist_ok=True)
     load_landing(url, empty)
-    run_dbt(url, "run", "--select", VIEWS, "--exclude", "tag:partitioned", target_dir=target)
+    run_dbt(url, "run", "--select", VIEWS, "--exclude", "tag:partitioned", variables={"rebuild_from_ops": True},
+            target_dir=target)
 
 
 def partial_run(url: str, landing: Path, start: dt.date, end: dt.date, target: Path) -> dict:
@@ -45,7 +46,9 @@ def partial_run(url: str, landing: Path, start: dt.date, end: dt.date, target: P
     with psycopg.connect(url, autocommit=True) as conn:
         amazon = changes.rebuild_plan(conn, "amazon", (start, end))
         product = changes.rebuild_plan(conn, "product", (start, end))
-    variables = {"rebuild_ranges": {**amazon.dbt_vars()["rebuild_ranges"], **product.dbt_vars()["rebuild_ranges"]}}
+        changes.write_plan(conn, amazon)
+        changes.write_plan(conn, product)
+    variables = {"rebuild_from_ops": True}
     run_dbt(url, "run", "--select", "tag:partitioned", variables=variables, target_dir=target)
     with psycopg.connect(url, autocommit=True) as conn:
         changes.consume(conn, amazon)
@@ -55,7 +58,7 @@ def partial_run(url: str, landing: Path, start: dt.date, end: dt.date, target: P
 
 def finish(url: str, target: Path) -> None:
     """Every model that is not an incremental fact (views, intermediate tables, whole-rebuilt marts)."""
-    run_dbt(url, "run", "--exclude", "tag:partitioned", target_dir=target)
+    run_dbt(url, "run", "--exclude", "tag:partitioned", variables={"rebuild_from_ops": True}, target_dir=target)
 
 
 def full_rebuild(url: str, landing: Path, target: Path) -> None:

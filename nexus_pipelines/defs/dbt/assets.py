@@ -6,7 +6,7 @@ For each chain (``amazon``: seller reports; ``product``: Segment events and mark
 2. ``dbt_<chain>_facts``: incremental facts tagged ``partitioned`` — daily partitioned; a run
    rebuilds every business date that the loads since the last successful build touched (the
    pending changes in ``ops``, computed in SQL by ``lib/warehouse/changes.py``) plus its own
-   partition window, passed to dbt as the var ``rebuild_ranges``;
+   partition window, written to ``ops.rebuild_ranges`` for the models to read;
 3. ``dbt_<chain>_marts``: every other mart of the chain (dimensions, health and comparison
    tables), rebuilt whole.
 
@@ -19,6 +19,9 @@ advisory lock ``dbt``, so two runs never build the same relations at once.
 
 import datetime as dt
 import json
+import os
+import shutil
+from pathlib import Path
 from typing import Iterator
 
 from dagster import AssetExecutionContext
@@ -58,12 +61,27 @@ def window_vars(context: AssetExecutionContext) -> dict[str, str]:
     }
 
 
-def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-           variables: dict | None = None) -> Iterator:
+# The same vars on every invocation: the incremental facts read their dates from ops.rebuild_ranges,
+# so dbt's partial parsing is not invalidated by changing vars from one step or run to the next.
+DBT_VARS = {"rebuild_from_ops": True}
+
+
+def _keep_partial_parse(invocation_target: Path) -> None:
+    """Hand this invocation's parse state to the next one (dagster-dbt seeds each from target/)."""
+    produced = Path(invocation_target) / "partial_parse.msgpack"
+    shared = Path(nexus_dbt_project.project_dir) / "target" / "partial_parse.msgpack"
+    if produced.exists():
+        temporary = shared.with_name(f".partial_parse.{os.getpid()}.msgpack")
+        shutil.copyfile(produced, temporary)
+        os.replace(temporary, shared)
+
+
+def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator:
     warehouse.export_dbt_env()
-    args = ["build"] + (["--vars", json.dumps(variables)] if variables else [])
     with locks.exclusive(warehouse.url, "dbt", on_wait=context.log.info):
-        yield from dbt.cli(args, context=context).stream()
+        invocation = dbt.cli(["build", "--vars", json.dumps(DBT_VARS)], context=context)
+        yield from invocation.stream()
+        _keep_partial_parse(invocation.target_path)
 
 
 def _build_facts(chain: str, context: AssetExecutionContext, dbt: DbtCliResource,
@@ -74,7 +92,7 @@ def _build_facts(chain: str, context: AssetExecutionContext, dbt: DbtCliResource
     with locks.exclusive(warehouse.url, f"facts:{chain}", on_wait=context.log.info):
         with changes.rebuilding(warehouse.url, chain, span, session_lookback_days=lookback) as plan:
             context.log.info(f"{chain} facts: partition window {span[0]} .. {span[1]}; rebuilding {plan.describe()}")
-            yield from _build(context, dbt, warehouse, plan.dbt_vars())
+            yield from _build(context, dbt, warehouse)
 
 
 def _views(chain: str):

@@ -26,9 +26,10 @@ must rebuild, in SQL and with the stores' time zones:
 * ``activity`` (fct_goal_completions): sessions and the day after each (sessions crossing
   midnight count on both days).
 
-The plan is handed to dbt as the var ``rebuild_ranges`` (contiguous date ranges per domain);
-the change rows it used are deleted only after the dbt step succeeded, so a failed or killed
-step is made good by the next run.
+The plan is written to ``ops.rebuild_ranges`` as contiguous date ranges per domain, which the
+incremental models read when dbt runs with the var ``rebuild_from_ops: true`` (or handed inline
+as the var ``rebuild_ranges``); the change rows it used are deleted only after the dbt step
+succeeded, so a failed or killed step is made good by the next run.
 """
 
 from __future__ import annotations
@@ -57,7 +58,14 @@ create table if not exists ops.pending_changes (
     recorded_at timestamptz not null default now()
 );
 create index if not exists pending_changes_source_idx on ops.pending_changes (source, change_id);
+create table if not exists ops.rebuild_ranges (
+    domain text not null,
+    first_day date not null,
+    last_day date not null
+);
 """
+# "every date" as a range dbt can widen without leaving the date type
+ALL_DAYS = (dt.date(1900, 1, 1), dt.date(9999, 12, 30))
 
 # What a raw row points at, per source: (store_id, object_id, occurred_at, business_date).
 # The predicate selects the rows of one file (or of the files removed from the landing folder).
@@ -279,6 +287,19 @@ def rebuild_plan(conn: psycopg.Connection, group: str, window: tuple[dt.date, dt
     return plan
 
 
+def write_plan(conn: psycopg.Connection, plan: RebuildPlan) -> None:
+    """Put ``plan`` into ops.rebuild_ranges, which dbt reads with var rebuild_from_ops (hold the chain's lock)."""
+    rows = []
+    for domain in plan.domains:
+        ranges = [ALL_DAYS] if plan.everything else to_ranges(plan.dates.get(domain, []))
+        rows += [(domain, a, b) for a, b in ranges]
+    with conn.transaction():
+        conn.execute("delete from ops.rebuild_ranges where domain = any(%s)", (list(plan.domains),))
+        with conn.cursor().copy("copy ops.rebuild_ranges (domain, first_day, last_day) from stdin") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
 def consume(conn: psycopg.Connection, plan: RebuildPlan) -> int:
     """Forget the changes ``plan`` covered (after its dbt step succeeded); returns how many."""
     cur = conn.execute("delete from ops.pending_changes where change_id = any(%s)", (plan.change_ids,))
@@ -291,6 +312,7 @@ def rebuilding(url: str, group: str, window: tuple[dt.date, dt.date] | None, *,
     """Plan one incremental dbt step of ``group``; its changes are forgotten only when the block succeeds."""
     with psycopg.connect(url, autocommit=True) as conn:
         plan = rebuild_plan(conn, group, window, session_lookback_days=session_lookback_days)
+        write_plan(conn, plan)
         yield plan
         consume(conn, plan)
 
