@@ -82,3 +82,49 @@ def test_configuration_comes_from_environment_only_through_config():
                 if "os.environ.get(\"NEXUS" in text or "getenv(\"NEXUS" in text:
                     offenders.append(name)
     assert offenders == []
+
+
+def test_landing_sensor_keeps_working_with_a_misnamed_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEXUS_LANDING_DIR", str(tmp_path))
+    monkeypatch.setattr("nexus_pipelines.defs.automation.last_successful_loads", lambda url: {})
+    monkeypatch.setattr("nexus_pipelines.defs.automation.warehouse_url", lambda settings: "unused")
+    for name in ("2026-13-45.txt", "2026-03-04.txt"):
+        path = tmp_path / "amazon" / "s1" / "orders" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("amazon-order-id\n")
+    sensor = defs.resolve_sensor_def("landing_file_sensor")
+    with DagsterInstance.ephemeral() as instance:
+        result = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=None))
+    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in result.run_requests] == [("2026-03-04", "2026-03-04")]
+
+
+def test_rebuild_dates_compress_to_contiguous_ranges():
+    from nexus_pipelines.lib.warehouse.changes import RebuildPlan, to_ranges
+
+    days = [dt.date(2026, 3, d) for d in (5, 1, 2, 3, 3, 9)]
+    assert to_ranges(days) == [(dt.date(2026, 3, 1), dt.date(2026, 3, 3)), (dt.date(2026, 3, 5), dt.date(2026, 3, 5)),
+                               (dt.date(2026, 3, 9), dt.date(2026, 3, 9))]
+    plan = RebuildPlan(("events",), 7, domains=("sessions",), dates={"sessions": days})
+    assert plan.dbt_vars() == {"rebuild_ranges": {"sessions": [["2026-03-01", "2026-03-03"], ["2026-03-05", "2026-03-05"],
+                                                               ["2026-03-09", "2026-03-09"]]}}
+    assert RebuildPlan(("stores",), 1, everything=True, domains=("orders",)).dbt_vars() == {"rebuild_ranges": {"orders": "all"}}
+
+
+def test_dbt_chains_keep_amazon_and_product_apart():
+    g = graph()
+    step = {key: defs.resolve_assets_def(key).node_def.name for key in g.get_all_asset_keys()
+            if defs.resolve_assets_def(key).node_def.name.startswith("dbt_")}
+    assert step[AssetKey(["fct_daily_sales"])] == "dbt_amazon_facts"
+    assert step[AssetKey(["fct_sessions"])] == "dbt_product_facts"
+    assert step[AssetKey(["stg_events__events"])] == "dbt_product_views"
+    assert step[AssetKey(["dim_store"])] == "dbt_amazon_marts"
+    # no product-chain model reads an Amazon-chain model or an Amazon raw table, and the other way round
+    for key, name in step.items():
+        chain = name.split("_")[1]
+        for parent in g.get(key).parent_keys:
+            other = step.get(parent)
+            if other is not None:
+                assert other.split("_")[1] == chain, (key, parent)
+            elif parent.path[0] == "raw":
+                assert (parent.path[1] == "events" or parent.path[1] == "marketing_spend") == (chain == "product") \
+                    or parent.path[1] == "stores", (key, parent)

@@ -1,20 +1,19 @@
--- Grain: one row per calendar day covering every landed partition (+ a year back for
+-- Grain: one row per calendar day covering every landed Amazon partition (+ a year back for
 -- same-period-last-year comparisons). Bounds come from the raw tables' indexed partition dates,
--- so building the calendar never scans the events; they are widened by a day on each side for
--- purchase and return dates in a store's time zone.
+-- so building the calendar never scans a whole table; they are widened by a day on each side for
+-- purchase and return dates in a store's time zone. Only the Amazon sources: the calendar serves the
+-- seller marts, and the Amazon chain must not depend on the events (one bad input stops only its own chain).
 with bounds as (
     select
         least(
             (select min(_partition_date) from {{ source('raw', 'amazon_orders') }}),
             (select min(_partition_date) from {{ source('raw', 'amazon_returns') }}),
-            (select min(_partition_date) from {{ source('raw', 'amazon_inventory') }}),
-            (select min(_partition_date) from {{ source('raw', 'events') }})
+            (select min(_partition_date) from {{ source('raw', 'amazon_inventory') }})
         ) - 367 as first_day,
         greatest(
             (select max(_partition_date) from {{ source('raw', 'amazon_orders') }}),
             (select max(_partition_date) from {{ source('raw', 'amazon_returns') }}),
-            (select max(_partition_date) from {{ source('raw', 'amazon_inventory') }}),
-            (select max(_partition_date) from {{ source('raw', 'events') }})
+            (select max(_partition_date) from {{ source('raw', 'amazon_inventory') }})
         ) + 1 as last_day
 ),
 days as (

@@ -20,7 +20,7 @@
 -- to (the latest session of the user started at or before it). Active users of a day and channel:
 -- stitched users with a session of that channel covering the day. conversion_rate = completing
 -- users / active users. Goal definitions apply to the days a run rebuilds: after changing them,
--- rebuild everything (a run without min_date / max_date).
+-- rebuild everything (a dbt build without the rebuild vars).
 {%- set goals = product_goal_definitions() %}
 
 with session_days as (

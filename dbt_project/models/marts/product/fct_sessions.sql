@@ -23,8 +23,8 @@
 --     events without UTM tags never split. A change at the same instant as the previous event
 --     does not split, so that two sessions of a user never start at the same time.
 --
--- Partitioned runs read events from min_date - session_lookback_days to max_date +
--- session_lookback_days, sessionize them and keep the sessions that START in the window: a
+-- Partitioned runs read the events of the session dates they rebuild (domain sessions) widened by
+-- session_lookback_days, sessionize them and keep the sessions that START on those dates: a
 -- session crossing midnight is built whole by the run of its first day, and the run of the next
 -- day sees that it started the day before and leaves it alone.
 {%- set timeout_minutes = var('session_timeout_minutes', 30) | int %}
