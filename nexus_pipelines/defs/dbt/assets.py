@@ -95,9 +95,10 @@ def _build_facts(chain: str, context: AssetExecutionContext, dbt: DbtCliResource
             yield from _build(context, dbt, warehouse)
 
 
-def _views(chain: str):
-    @dbt_assets(manifest=MANIFEST, project=nexus_dbt_project, select=CHAINS[chain]["views"],
-                exclude="tag:partitioned", dagster_dbt_translator=TRANSLATOR, name=f"dbt_{chain}_views")
+def _unpartitioned(chain: str, step: str):
+    """The views or the whole-rebuilt marts of ``chain`` (``step`` = "views" | "marts")."""
+    @dbt_assets(manifest=MANIFEST, project=nexus_dbt_project, select=CHAINS[chain][step],
+                exclude="tag:partitioned", dagster_dbt_translator=TRANSLATOR, name=f"dbt_{chain}_{step}")
     def _assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         yield from _build(context, dbt, warehouse)
 
@@ -114,13 +115,6 @@ def _facts(chain: str):
     return _assets
 
 
-def _marts(chain: str):
-    @dbt_assets(manifest=MANIFEST, project=nexus_dbt_project, select=CHAINS[chain]["marts"],
-                exclude="tag:partitioned", dagster_dbt_translator=TRANSLATOR, name=f"dbt_{chain}_marts")
-    def _assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        yield from _build(context, dbt, warehouse)
-
-    return _assets
-
-
-dbt_asset_definitions = [build(chain) for chain in CHAINS for build in (_views, _facts, _marts)]
+dbt_asset_definitions = [
+    asset for chain in CHAINS for asset in (_unpartitioned(chain, "views"), _facts(chain), _unpartitioned(chain, "marts"))
+]
