@@ -1,4 +1,4 @@
-"""The landing folder contract (DESIGN.md §4): which files exist, for which source and date."""
+"""The landing folder contract (README, "Landing folder"): which files exist, for which source and date."""
 
 from __future__ import annotations
 

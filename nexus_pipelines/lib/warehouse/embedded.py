@@ -19,7 +19,7 @@ from typing import Iterator
 
 from ..config import Settings
 
-# Tuned for a single-node analytics server (figures in DESIGN.md §7): no replicas, so minimal
+# Tuned for a single-node analytics server (measured on a 2-core machine): no replicas, so minimal
 # WAL lets CREATE TABLE AS and truncate+COPY skip it; a large work_mem turns sort aggregates
 # into hash aggregates.
 SERVER_SETTINGS = {

@@ -1,4 +1,4 @@
-"""The read-only role for BI tools: SELECT on marts and analytics only (DESIGN.md §5)."""
+"""The read-only role for BI tools: SELECT on marts and analytics only."""
 
 from __future__ import annotations
 
