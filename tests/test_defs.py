@@ -1,4 +1,4 @@
-"""The Dagster definitions load and are wired as DESIGN.md says (no database needed)."""
+"""The Dagster definitions load and are wired as the README describes (no database needed)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 {#
-  The headline business metrics (METRICS.md, Business) in display order, with the SQL type each
+  The headline business metrics in display order, with the SQL type each
   is stored as. fct_period_comparison builds its columns from this list and analytics_metrics
   unpivots the same list, so the two tables always carry the same metrics.
 #}

@@ -1,5 +1,5 @@
 {#
-  Inventory planning helpers (METRICS.md, Inventory: reorder point and safety stock).
+  Inventory planning helpers (reorder point and safety stock).
 
   inventory_normal_quantile(p): SQL expression for z = Φ⁻¹(p), the standard normal quantile of a
   service level p in (0, 1), e.g. 0.95 → 1.6449, 0.99 → 2.3263. Peter Acklam's rational

@@ -37,7 +37,7 @@ class Campaign:
 
 @dataclass(frozen=True)
 class Channel:
-    name: str  # the channel grouping of METRICS.md
+    name: str  # the channel grouping of macros/channel_grouping.sql
     share: float  # share of sessions
     conversion_multiplier: float  # relative P(Product Added | Product Viewed); Direct = 1
     referrers: tuple[str, ...] = ()

@@ -1,7 +1,7 @@
 -- Grain: one row per returned batch (store × order × SKU × return time × license plate), joined to
 -- its order line for the purchase date and unit price.
 -- A batch repeated by an overlapping returns report counts once (the copy in the newest file wins).
--- refund_amount = returned units × the order line's unit price (METRICS.md, Returns) until a
+-- refund_amount = returned units × the order line's unit price until a
 -- settlement source exists; it is null when the order line is not in the orders data.
 -- (DISTINCT ON, not a row_number() filter, so that the planner's row estimates stay realistic)
 with returns_deduplicated as (

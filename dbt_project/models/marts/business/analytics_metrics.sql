@@ -1,5 +1,5 @@
 -- Grain: one row per store × metric_name × period_grain × period_start: every headline metric of
--- METRICS.md (Business, Returns, Inventory) in one long table for BI tools and alerting.
+-- The headline business, returns and inventory metrics in one long table for BI tools and alerting.
 --   business  'day' | 'week' | 'month'   from fct_period_comparison (same values)
 --   returns   'month' (by return month; cohort return rate by order month)
 --             'trailing_90_days'          from fct_sku_return_profile's window

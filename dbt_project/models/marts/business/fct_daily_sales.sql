@@ -9,7 +9,7 @@
     )
 }}
 -- Grain: one row per store × SKU × order_date (purchase date in the store's time zone).
--- Only non-cancelled lines count as sales (METRICS.md, Business).
+-- Only non-cancelled lines count as sales.
 select
     store_id,
     sku,
