@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -27,7 +28,7 @@ from nexus_pipelines.lib.warehouse.connection import with_database
 from .dbt_runner import create_database, drop_database, query
 from .partial_runs import differences, full_rebuild, mart_tables
 
-NEXUS = str(__import__("pathlib").Path(sys.executable).with_name("nexus"))
+NEXUS = str(Path(sys.executable).with_name("nexus"))
 START = dt.date(2026, 3, 1)
 
 

@@ -180,11 +180,12 @@ def load_file(conn: psycopg.Connection, spec: SourceSpec, ctx: ParseContext, *, 
             _delete_previous(conn, spec, ctx.relative_path)
             loaded, rejected = _copy_rows(conn, spec, ctx, batch_id)
             _copy_rejects(conn, spec, ctx, batch_id, rejected)
-            changes.capture(conn, spec.name, *this_file)  # and what the new ones point at
             conflicts = 0
-            if spec.name == "events":
+            if spec.name == "events":  # reconciling records every copy of the touched messages
                 _touch_messages(conn, *this_file)
                 conflicts = _reconcile_events(conn, batch_id).get(ctx.relative_path, 0)
+            else:
+                changes.capture(conn, spec.name, *this_file)  # and what the new ones point at
             loaded -= conflicts
             quarantined = len(rejected) + conflicts
             duration = time.perf_counter() - t0
