@@ -7,7 +7,6 @@ from .defs.automation import daily_refresh_schedule, landing_file_sensor, record
 from .defs.dbt.assets import dbt_asset_definitions
 from .defs.ingestion.assets import raw_assets
 from .defs.ingestion.checks import raw_asset_checks
-from .defs.progress import progress_logger
 from .defs.resources import build_resources
 
 defs = Definitions(
@@ -17,5 +16,4 @@ defs = Definitions(
     schedules=[daily_refresh_schedule],
     sensors=[landing_file_sensor, record_run_failures],
     resources=build_resources(),
-    loggers={"console": progress_logger},
 )

@@ -8,7 +8,8 @@ import os
 from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context
 
 from nexus_pipelines.definitions import defs
-from nexus_pipelines.defs.automation import RANGE_END_TAG, RANGE_START_TAG, changed_partition_dates, lookback_window
+from nexus_pipelines.defs.automation import changed_partition_dates
+from nexus_pipelines.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from nexus_pipelines.lib.formats import SOURCES
 
 
@@ -30,8 +31,9 @@ def test_lineage_raw_to_staging_to_mart_to_analytics():
     assert AssetKey(["raw", "amazon_orders"]) in g.get(AssetKey(["stg_amazon__orders"])).parent_keys
     assert AssetKey(["stg_amazon__orders"]) in g.get(AssetKey(["fct_daily_sales"])).parent_keys
     assert AssetKey(["fct_daily_sales"]) in g.get(AssetKey(["store_daily_summary"])).parent_keys
-    assert g.get(AssetKey(["fct_daily_sales"])).is_partitioned
-    assert not g.get(AssetKey(["stg_amazon__orders"])).is_partitioned
+    # partitions belong to the raw loads; the dbt facts rebuild the dates the loads changed
+    assert g.get(AssetKey(["raw", "amazon_orders"])).is_partitioned
+    assert not g.get(AssetKey(["fct_daily_sales"])).is_partitioned
 
 
 def test_dbt_tests_are_asset_checks():
@@ -47,7 +49,14 @@ def test_daily_schedule_requests_the_latest_partition_with_lookback():
     # the last complete partition on 2026-06-10 is 2026-06-09; lookback 3 days → 06-06 .. 06-09
     assert request.tags[RANGE_START_TAG] == "2026-06-06"
     assert request.tags[RANGE_END_TAG] == "2026-06-09"
-    assert lookback_window(dt.date(2026, 1, 2), 3)[0] >= dt.date(2026, 1, 1)
+    # two days after the partitions start the lookback is clipped to the start
+    early = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 1, 3, 6, 0, tzinfo=dt.timezone.utc))
+    request = schedule.evaluate_tick(early).run_requests[0]
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2026-01-01", "2026-01-02")
+    # on the first day no partition has ended: the tick skips and says why
+    first = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.timezone.utc))
+    result = schedule.evaluate_tick(first)
+    assert not result.run_requests and "2025-12-31" in result.skip_message
 
 
 def test_landing_sensor_requests_one_run_over_new_files(tmp_path, monkeypatch):
@@ -114,10 +123,18 @@ def test_dbt_chains_keep_amazon_and_product_apart():
     g = graph()
     step = {key: defs.resolve_assets_def(key).node_def.name for key in g.get_all_asset_keys()
             if defs.resolve_assets_def(key).node_def.name.startswith("dbt_")}
-    assert step[AssetKey(["fct_daily_sales"])] == "dbt_amazon_facts"
-    assert step[AssetKey(["fct_sessions"])] == "dbt_product_facts"
-    assert step[AssetKey(["stg_events__events"])] == "dbt_product_views"
-    assert step[AssetKey(["dim_store"])] == "dbt_amazon_marts"
+    assert step[AssetKey(["fct_daily_sales"])] == "dbt_amazon"
+    assert step[AssetKey(["fct_sessions"])] == "dbt_product"
+    assert step[AssetKey(["stg_events__events"])] == "dbt_product"
+    assert step[AssetKey(["dim_store"])] == "dbt_amazon"
+    # every dbt model is in exactly one chain
+    import json
+
+    from nexus_pipelines.defs.dbt.project import nexus_dbt_project
+
+    manifest = json.loads(nexus_dbt_project.manifest_path.read_text())
+    models = {node["name"] for node in manifest["nodes"].values() if node["resource_type"] == "model"}
+    assert {key.path[-1] for key in step} == models
     # no product-chain model reads an Amazon-chain model or an Amazon raw table, and the other way round
     for key, name in step.items():
         chain = name.split("_")[1]
@@ -128,3 +145,28 @@ def test_dbt_chains_keep_amazon_and_product_apart():
             elif parent.path[0] == "raw":
                 assert (parent.path[1] == "events" or parent.path[1] == "marketing_spend") == (chain == "product") \
                     or parent.path[1] == "stores", (key, parent)
+
+
+def test_lib_imports_nothing_from_defs():
+    import ast
+    from pathlib import Path
+
+    lib = Path(__file__).resolve().parents[1] / "nexus_pipelines" / "lib"
+    offenders = []
+    for path in lib.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                absolute = module.startswith("nexus_pipelines.defs") or module.startswith("nexus_pipelines.definitions")
+                relative_up = node.level >= 2 and (module.startswith("defs") or module.startswith("definitions")
+                                                    or (node.level >= 3 and module == ""))
+                if absolute or relative_up:
+                    offenders.append(f"{path.relative_to(lib)}:{node.lineno}")
+            elif isinstance(node, ast.Import):
+                if any(a.name.startswith(("nexus_pipelines.defs", "nexus_pipelines.definitions", "dagster"))
+                       for a in node.names):
+                    offenders.append(f"{path.relative_to(lib)}:{node.lineno}")
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("dagster", "dagster_dbt"):
+                offenders.append(f"{path.relative_to(lib)}:{node.lineno} imports {node.module}")
+    assert offenders == []

@@ -23,21 +23,13 @@ from dagster import (
     sensor,
 )
 
+from ..lib import windows
 from ..lib.config import load_settings
 from ..lib.formats import SOURCES
 from ..lib.landing import files_for
 from ..lib.warehouse.connection import warehouse_url
 from ..lib.warehouse.run_failures import record_run_failure
-from .partitions import daily_partitions
-
-# Dagster's documented run tags for a single run over a range of partitions.
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
-def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
-    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
-
+from .partitions import range_tags
 
 refresh_job = define_asset_job(
     "refresh_all",
@@ -47,22 +39,17 @@ refresh_job = define_asset_job(
 )
 
 
-def lookback_window(latest: dt.date, lookback_days: int) -> tuple[dt.date, dt.date]:
-    """The latest partition plus ``lookback_days`` before it (late orders and returns land right)."""
-    first = max(latest - dt.timedelta(days=lookback_days), load_settings().partitions_start)
-    return first, latest
-
-
 @schedule(job=refresh_job, cron_schedule="0 6 * * *", execution_timezone="UTC",
           default_status=DefaultScheduleStatus.RUNNING,
           description="Every morning at 06:00 UTC: refresh yesterday's partition and the lookback days before it.")
 def daily_refresh_schedule(context: ScheduleEvaluationContext):
-    # the newest complete daily partition is the day before the tick (UTC)
-    latest = (context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)).date() - dt.timedelta(days=1)
-    if latest < load_settings().partitions_start:
-        return SkipReason("no partition has completed yet")
-    start, end = lookback_window(latest, load_settings().lookback_days)
-    return RunRequest(run_key=f"daily-{end}", tags=range_tags(start, end))
+    settings = load_settings()
+    try:
+        window = windows.lookback_window(settings.partitions_start, settings.lookback_days,
+                                         context.scheduled_execution_time or windows.utc_now())
+    except windows.EmptyWindow as exc:
+        return SkipReason(str(exc))
+    return RunRequest(run_key=f"daily-{window.end}", tags=range_tags(window))
 
 
 def changed_partition_dates(landing_dir, since_mtime_ns: int,
@@ -108,12 +95,12 @@ def landing_file_sensor(context: SensorEvaluationContext):
     if not dates:
         context.update_cursor(str(newest))
         return SkipReason(f"no new landing files in {settings.landing_dir}")
-    last_key = daily_partitions.get_last_partition_key()
-    dates = [d for d in dates if d >= settings.partitions_start and (last_key is None or d.isoformat() <= last_key)]
     context.update_cursor(str(newest))
-    if not dates:
-        return SkipReason("new files are outside the partition range")
-    return RunRequest(run_key=f"landing-{newest}", tags=range_tags(dates[0], dates[-1]))
+    try:
+        window = windows.clip(dates[0], dates[-1], settings.partitions_start, windows.utc_now())
+    except windows.EmptyWindow as exc:
+        return SkipReason(f"new files are outside the partition range: {exc}")
+    return RunRequest(run_key=f"landing-{newest}", tags=range_tags(window))
 
 
 @run_failure_sensor(default_status=DefaultSensorStatus.RUNNING,

@@ -1,17 +1,24 @@
-"""A compact console logger: one line per step start/finish, materialization and check; all warnings."""
+"""A compact, causal view of a run, read from the run's events in the instance's event log.
+
+Dagster's own loggers stay in place (the UI and `dagster dev` show the normal logs); `nexus run`
+turns the default console logger down to warnings and prints this view instead: one line per
+step that starts, finishes, fails (with the whole causal chain of the error) or is skipped, and
+one per asset check that did not pass.
+"""
 
 
-import logging
-import sys
+import threading
+from typing import Callable
 
-from dagster import DagsterEventType, logger
+from dagster import DagsterEventType, DagsterInstance, EventLogEntry
 
-_SHOWN = {
-    DagsterEventType.STEP_START: "start",
-    DagsterEventType.STEP_SUCCESS: "done ",
-    DagsterEventType.STEP_FAILURE: "FAIL ",
-    DagsterEventType.ASSET_MATERIALIZATION: "  materialized",
-    DagsterEventType.ASSET_CHECK_EVALUATION: "  check",
+SHOWN_EVENTS = {
+    DagsterEventType.STEP_START,
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.STEP_SKIPPED,
+    DagsterEventType.ASSET_MATERIALIZATION,
+    DagsterEventType.ASSET_CHECK_EVALUATION,
 }
 
 
@@ -33,42 +40,72 @@ def describe_error(error) -> str:
     return "\n".join(lines) or "(no error message)"
 
 
-class ProgressHandler(logging.Handler):
-    """Prints each step's start/finish, each asset once per step (not once per partition), checks, warnings."""
+class RunView:
+    """Turns a run's event-log entries into progress lines (step started/done/failed/skipped, failed checks)."""
 
-    def __init__(self):
-        super().__init__()
-        self._printed: set[tuple[str, str]] = set()
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+        self._materialized: dict[str, set[str]] = {}
 
-    def emit(self, record: logging.LogRecord) -> None:
-        meta = getattr(record, "dagster_meta", None) or {}
-        event = meta.get("dagster_event")
-        if event is not None:
-            label = _SHOWN.get(event.event_type)
-            if label is None:
+    def line(self, entry: EventLogEntry) -> str | None:
+        event = entry.dagster_event
+        if event is None or event.event_type not in SHOWN_EVENTS:
+            return None
+        step = event.step_key or ""
+        if event.event_type == DagsterEventType.STEP_START:
+            self._started[step] = entry.timestamp
+            return f"start {step}"
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            self._materialized.setdefault(step, set()).add(event.asset_key.to_user_string())
+            return None
+        seconds = entry.timestamp - self._started.get(step, entry.timestamp)
+        if event.event_type == DagsterEventType.STEP_SUCCESS:
+            assets = len(self._materialized.get(step, ()))
+            return f"done  {step} ({seconds:.1f} s, {assets} asset(s) materialized)"
+        if event.event_type == DagsterEventType.STEP_SKIPPED:
+            return f"skip  {step} (nothing upstream changed)"
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error if event.step_failure_data else None
+            return f"FAIL  {step} ({seconds:.1f} s)\n" + (describe_error(error) if error else "(no error message)")
+        data = event.asset_check_evaluation_data
+        if data.passed:
+            return None
+        return f"  check {data.asset_key.to_user_string()}:{data.check_name} FAILED ({data.severity.value})"
+
+
+class EventFollower:
+    """Polls the instance's event log for ``run_id`` in a thread and hands each line to ``emit``."""
+
+    def __init__(self, instance: DagsterInstance, run_id: str, emit: Callable[[str], None],
+                 interval_seconds: float = 0.5) -> None:
+        self._instance, self._run_id, self._emit = instance, run_id, emit
+        self._interval = interval_seconds
+        self._view = RunView()
+        self._cursor: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="nexus-run-view", daemon=True)
+
+    def __enter__(self) -> "EventFollower":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._drain()  # whatever arrived after the last poll
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            page = self._instance.get_records_for_run(self._run_id, cursor=self._cursor, of_type=SHOWN_EVENTS,
+                                                      limit=1000)
+            for record in page.records:
+                text = self._view.line(record.event_log_entry)
+                if text:
+                    self._emit(text)
+            self._cursor = page.cursor
+            if not page.has_more:
                 return
-            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-                seen = (event.step_key or "", event.asset_key.to_user_string())
-                if seen in self._printed:
-                    return
-                self._printed.add(seen)
-                text = f"{label} {seen[1]}"
-            elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-                data = event.event_specific_data
-                status = "passed" if data.passed else f"FAILED ({data.severity.value})"
-                text = f"{label} {data.asset_key.to_user_string()}:{data.check_name} {status}"
-            else:
-                text = f"{label} {event.step_key}"
-                if event.event_type == DagsterEventType.STEP_FAILURE:
-                    error = event.event_specific_data.error
-                    text += "\n" + describe_error(error) if error else ""
-            print(text, file=sys.stderr, flush=True)
-        elif record.levelno >= logging.WARNING:
-            print(f"[{record.levelname.lower()}] {record.getMessage()}", file=sys.stderr, flush=True)
-
-
-@logger(description="Compact progress lines on stderr (step starts/finishes, materializations, checks, warnings).")
-def progress_logger(_init_context):
-    log = logging.Logger("nexus", level=logging.DEBUG)  # Dagster logs its events at DEBUG
-    log.addHandler(ProgressHandler())
-    return log

@@ -2,7 +2,6 @@
 
 
 import os
-import sys
 from functools import cached_property
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from pydantic import PrivateAttr
 
 from ..lib.config import Settings, load_settings
 from ..lib.warehouse.connection import dbt_env, warehouse_url
-from .dbt.project import nexus_dbt_project
+from .dbt.project import DBT_EXECUTABLE, nexus_dbt_project
 
 
 class WarehouseResource(ConfigurableResource):
@@ -24,6 +23,8 @@ class WarehouseResource(ConfigurableResource):
 
     database_url: str = ""
     landing_dir: str = ""
+    # reload landing files even when their sha256 matches their last successful load
+    force_reload: bool = False
     _url: str | None = PrivateAttr(default=None)
 
     @cached_property
@@ -45,18 +46,12 @@ class WarehouseResource(ConfigurableResource):
         os.environ.update(dbt_env(self.url))
 
 
-def dbt_executable() -> str:
-    """dbt from the same environment as this interpreter (the venv need not be on PATH)."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else "dbt"
-
-
 def build_resources() -> dict:
     return {
         "warehouse": WarehouseResource(),
         "dbt": DbtCliResource(
             project_dir=nexus_dbt_project,
             profiles_dir=str(nexus_dbt_project.project_dir),
-            dbt_executable=dbt_executable(),
+            dbt_executable=DBT_EXECUTABLE,
         ),
     }

@@ -1,32 +1,41 @@
-"""Materialize every asset for a window of daily partitions in one in-process run.
+"""`nexus run` as a thin front over the job the UI, the schedule and the sensor launch.
 
-Used by `nexus run` / `nexus demo` and by the integration tests. The window defaults to every
-partition that has landing files; it is clipped to the partition range.
+One in-process run of ``refresh_all`` over a window of daily partitions, with Dagster's range tags
+(the same request the schedule and the sensor make) and Dagster's default loggers. The window
+defaults to every partition that has landing files and is clipped by the rule of
+``lib/windows.py``. Whatever a run must do (DDL, ANALYZE, the BI role's grants) happens inside the
+assets, so every path does it; this module adds only what belongs to a process that runs in the
+foreground:
 
-Before the run starts, runs of this instance left STARTED by a process that no longer exists
-(killed, power loss) are marked failed; after it, a failed run is recorded in
-``ops.run_failures`` with the underlying error of every failed step.
+* before the run, runs of this instance left STARTED by a process that no longer exists (killed,
+  power loss) are marked failed;
+* during the run, ``on_line`` receives a compact view of the run's events (``progress.py``);
+* after a failed run, the failure is recorded in ``ops.run_failures`` with the underlying error of
+  every failed step (the run-failure sensor does this for runs launched by the daemon).
 """
 
 
 import datetime as dt
 import os
 import socket
+import uuid
 from dataclasses import dataclass, field
+from typing import Callable
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from ..lib import windows
 from ..lib.config import Settings, load_settings
 from ..lib.formats import SOURCES
 from ..lib.landing import partition_dates
 from ..lib.warehouse.connection import warehouse_url
-from ..lib.warehouse.roles import ensure_bi_reader
 from ..lib.warehouse.run_failures import record_run_failure
-from .automation import range_tags
-from .progress import describe_error, progress_logger
+from .partitions import range_tags
+from .progress import EventFollower, describe_error
 
 PID_TAG = "nexus/pid"
 HOST_TAG = "nexus/host"
+JOB_NAME = "refresh_all"
 
 
 class NothingToRun(Exception):
@@ -43,9 +52,12 @@ class RunOutcome:
     errors: dict[str, str] = field(default_factory=dict)  # step key -> underlying error
     swept_runs: list[str] = field(default_factory=list)  # dead runs marked failed before this one
     failed_checks: list[str] = field(default_factory=list)  # "asset:check (severity)" that did not pass
+    skipped_steps: list[str] = field(default_factory=list)  # steps with nothing to do (nothing upstream changed)
 
 
-def resolve_window(settings: Settings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+def resolve_window(settings: Settings, start: dt.date | None, end: dt.date | None,
+                   now: dt.datetime | None = None) -> windows.Window:
+    """The window asked for (default: every date with landing files), clipped to the partitions."""
     if start is None or end is None:
         dates = partition_dates(list(SOURCES.values()), settings.landing_dir)
         if not dates:
@@ -55,12 +67,10 @@ def resolve_window(settings: Settings, start: dt.date | None, end: dt.date | Non
             )
         start = start or dates[0]
         end = end or dates[-1]
-    start = max(start, settings.partitions_start)
-    last_partition = dt.date.today() - dt.timedelta(days=1)
-    end = min(end, last_partition)
-    if end < start:
-        raise NothingToRun(f"empty window {start} .. {end} (partitions run from {settings.partitions_start} to {last_partition})")
-    return start, end
+    try:
+        return windows.clip(start, end, settings.partitions_start, now)
+    except windows.EmptyWindow as exc:
+        raise NothingToRun(str(exc)) from None
 
 
 def _process_alive(pid: int) -> bool:
@@ -91,38 +101,54 @@ def sweep_dead_runs(instance: DagsterInstance, url: str | None = None) -> list[s
     return swept
 
 
+def run_config(*, force: bool = False, quiet: bool = False) -> dict:
+    """Run config of a `nexus run`: force a reload through the warehouse resource; quiet console logs."""
+    config: dict = {}
+    if force:
+        config["resources"] = {"warehouse": {"config": {"force_reload": True}}}
+    if quiet:  # Dagster's default console logger, at warnings and above
+        config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
+    return config
+
+
 def run_window(start: dt.date | None = None, end: dt.date | None = None, *, force: bool = False,
                instance: DagsterInstance | None = None, settings: Settings | None = None,
-               raise_on_error: bool = False) -> RunOutcome:
+               raise_on_error: bool = False, on_line: Callable[[str], None] | None = None) -> RunOutcome:
+    """Run ``refresh_all`` over the window in this process; ``on_line`` gets the compact view."""
     from ..definitions import defs
 
     settings = settings or load_settings()
-    start, end = resolve_window(settings, start, end)
+    window = resolve_window(settings, start, end)
     instance = instance or DagsterInstance.get()
+    # A run writes hundreds of event-log rows; Dagster's PostgreSQL storage opens a new connection
+    # for each statement unless told to keep a small pool open, as its webserver does.
+    instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
     url = warehouse_url(settings)
     swept = sweep_dead_runs(instance, url)
-    job = defs.resolve_job_def("refresh_all").with_logger_defs({"console": progress_logger})
-    # naming a logger in run_config makes Dagster use the job's loggers instead of its default console
-    run_config = {"loggers": {"console": {}}}
-    if force:
-        run_config["ops"] = {f"raw__{name}": {"config": {"force": True}} for name in SOURCES}
-    tags = {**range_tags(start, end), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-    result = job.execute_in_process(run_config=run_config, instance=instance, tags=tags,
-                                    raise_on_error=raise_on_error)
-    errors = {}
+    job = defs.resolve_job_def(JOB_NAME)
+    tags = {**range_tags(window), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    run_id = str(uuid.uuid4())
+    config = run_config(force=force, quiet=on_line is not None)
+    if on_line is None:
+        result = job.execute_in_process(run_config=config, instance=instance, tags=tags, run_id=run_id,
+                                        raise_on_error=raise_on_error)
+    else:
+        with EventFollower(instance, run_id, on_line):
+            result = job.execute_in_process(run_config=config, instance=instance, tags=tags, run_id=run_id,
+                                            raise_on_error=raise_on_error)
+    errors, failed_checks, skipped = {}, [], []
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE and event.step_key:
             error = event.step_failure_data.error if event.step_failure_data else None
             errors[event.step_key] = describe_error(error) if error else "(no error message)"
-    failed = list(errors)
-    failed_checks = []
-    for event in result.all_events:
-        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-            data = event.event_specific_data
+        elif event.event_type == DagsterEventType.STEP_SKIPPED and event.step_key:
+            skipped.append(event.step_key)
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            data = event.asset_check_evaluation_data
             if not data.passed:
                 failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value})")
     if not result.success:
         message = "; ".join(f"{step}: {text.splitlines()[0] if text else ''}" for step, text in errors.items())
-        record_run_failure(url, result.run_id, "refresh_all", message or "run failed", tags)
-    ensure_bi_reader(url)
-    return RunOutcome(result.success, result.run_id, start, end, failed, errors, swept, failed_checks)
+        record_run_failure(url, result.run_id, JOB_NAME, message or "run failed", tags)
+    return RunOutcome(result.success, result.run_id, window.start, window.end, list(errors), errors, swept,
+                      failed_checks, skipped)

@@ -15,6 +15,8 @@ NEXUS_PARTITIONS_START       first daily partition, YYYY-MM-DD (default 2026-01-
 NEXUS_LOOKBACK_DAYS          days the nightly refresh re-processes before the latest (default 3)
 NEXUS_DBT_PROJECT_DIR        the dbt project (default: ``dbt_project`` beside the package)
 NEXUS_DB_NAME                database name on the embedded server (default ``nexus``)
+NEXUS_ANALYTICS_SCHEMA       schema of the tables the Python analytics assets write
+                             (default ``analytics``)
 ===========================  ==================================================================
 """
 
@@ -38,6 +40,7 @@ class Settings:
     lookback_days: int
     dbt_project_dir: Path
     db_name: str
+    analytics_schema: str = "analytics"
 
     @property
     def embedded(self) -> bool:
@@ -55,9 +58,6 @@ class Settings:
     def exports_dir(self) -> Path:
         return self.home / "exports"
 
-    @property
-    def dbt_target_dir(self) -> Path:
-        return self.home / "dbt_target"
 
 
 def _env(name: str, environ: dict[str, str]) -> str | None:
@@ -87,4 +87,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         lookback_days=int(lookback_text),
         dbt_project_dir=Path(dbt_dir).resolve() if dbt_dir else PROJECT_ROOT / "dbt_project",
         db_name=_env("NEXUS_DB_NAME", env) or "nexus",
+        analytics_schema=_env("NEXUS_ANALYTICS_SCHEMA", env) or "analytics",
     )

@@ -1,6 +1,6 @@
 """channel_attribution: multi-touch attribution of web orders to session channels.
 
-Writes three tables (see docs/analytics.md):
+Three assets, one per table, computed together (see docs/analytics.md):
 
 * analytics.attribution_touch_credits -- one row per conversion x touch x model;
 * analytics.channel_attribution_daily -- per conversion day x channel x model, with spend and ROAS;
@@ -8,10 +8,11 @@ Writes three tables (see docs/analytics.md):
 """
 
 import datetime as dt
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, multi_asset
 
 from ...lib.analytics.attribution import (
     HEURISTIC_MODELS,
@@ -25,6 +26,7 @@ from ...lib.warehouse.frames import read_frame, replace_table
 from ..resources import WarehouseResource
 from .metadata import chart, preview, table_metadata
 from .queries import load_sql
+from .tables import Table, analytics_schema, model
 
 DIRECT = "Direct"
 PATH_SEPARATOR = " > "
@@ -69,6 +71,16 @@ EFFECT_TYPES = {
     "credited_conversions": "double precision", "credited_revenue": "double precision",
     "lookback_days": "integer", "computed_at": "timestamptz",
 }
+
+
+ATTRIBUTION_TOUCH_CREDITS = Table(
+    "attribution_touch_credits", CREDIT_TYPES, "One row per conversion x touch x attribution model: credit and credited revenue.")
+CHANNEL_ATTRIBUTION_DAILY = Table(
+    "channel_attribution_daily", DAILY_TYPES,
+    "Per conversion day x channel x model: credited conversions and revenue, spend and ROAS.")
+MARKOV_REMOVAL_EFFECTS = Table(
+    "markov_removal_effects", EFFECT_TYPES,
+    "One row per channel: Markov removal effect, its share, journeys touching it and Markov credits.")
 
 
 class AttributionConfig(Config):
@@ -186,18 +198,16 @@ def _revenue_chart(credits: pd.DataFrame) -> MetadataValue:
     return chart(png, "revenue credited per channel, Markov vs last touch")
 
 
-@asset(
-    group_name="analytics",
-    deps=[AssetKey(["fct_orders_web"]), AssetKey(["fct_sessions"]), AssetKey(["stg_marketing__spend"])],
-    kinds={"python", "postgres"},
+@multi_asset(
+    specs=[table.spec([model("fct_orders_web"), model("fct_sessions"), model("stg_marketing__spend")])
+           for table in (ATTRIBUTION_TOUCH_CREDITS, CHANNEL_ATTRIBUTION_DAILY, MARKOV_REMOVAL_EFFECTS)],
+    name="channel_attribution",
     description="Multi-touch attribution of web orders to session channels (first/last touch, last "
-    "non-direct, linear, time decay, position based, Markov removal effect, Shapley), with spend "
-    "and ROAS. Tables analytics.attribution_touch_credits, analytics.channel_attribution_daily, "
-    "analytics.markov_removal_effects.",
+    "non-direct, linear, time decay, position based, Markov removal effect, Shapley), with spend and ROAS.",
 )
 def channel_attribution(
     context: AssetExecutionContext, config: AttributionConfig, warehouse: WarehouseResource
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult]:
     if config.lookback_days < 1 or config.half_life_days <= 0:
         raise ValueError("lookback_days must be >= 1 and half_life_days > 0")
     params = {"lookback_days": config.lookback_days}
@@ -217,25 +227,37 @@ def channel_attribution(
     daily = daily_table(credits, spend)
     effect_rows = effects_table(effects, credits, touches, null_paths, config.lookback_days, computed_at)
 
-    url = warehouse.url
-    credit_rows = replace_table(url, "analytics", "attribution_touch_credits", credits, CREDIT_TYPES)
-    daily_rows = replace_table(url, "analytics", "channel_attribution_daily", daily, DAILY_TYPES)
-    replace_table(url, "analytics", "markov_removal_effects", effect_rows, EFFECT_TYPES)
+    url, schema = warehouse.url, analytics_schema()
+    credit_rows = replace_table(url, schema, ATTRIBUTION_TOUCH_CREDITS.name, credits, CREDIT_TYPES)
+    daily_rows = replace_table(url, schema, CHANNEL_ATTRIBUTION_DAILY.name, daily, DAILY_TYPES)
+    effect_count = replace_table(url, schema, MARKOV_REMOVAL_EFFECTS.name, effect_rows, EFFECT_TYPES)
 
     unmapped = sorted({n for n in spend["spend_channel"] if str(n).strip().lower() not in SPEND_CHANNEL_GROUPS})
     if unmapped:
         context.log.warning(f"spend channels mapped to 'Other': {unmapped}")
     conversions = touches["conversion_id"].nunique() if len(touches) else 0
-    return MaterializeResult(
+    yield MaterializeResult(
+        asset_key=ATTRIBUTION_TOUCH_CREDITS.key,
         metadata={
-            **table_metadata(daily, daily_rows, "day"),
-            "touch_credit_rows": MetadataValue.int(credit_rows),
+            **table_metadata(credits, credit_rows, "conversion_date"),
             "conversions": MetadataValue.int(int(conversions)),
             "attributed_revenue": MetadataValue.float(float(touches.groupby("conversion_id")["revenue"].first().sum()) if len(touches) else 0.0),
-            "non_converting_journeys": MetadataValue.int(int(null_paths["nulls"].sum()) if len(null_paths) else 0),
             "lookback_days": MetadataValue.int(config.lookback_days),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=CHANNEL_ATTRIBUTION_DAILY.key,
+        metadata={
+            **table_metadata(daily, daily_rows, "day"),
             "unmapped_spend_channels": MetadataValue.text(", ".join(unmapped) or "none"),
-            "removal_effects": preview(effect_rows.drop(columns=["computed_at", "lookback_days"])),
             "revenue_by_channel": _revenue_chart(credits) if len(credits) else MetadataValue.md("no conversions"),
-        }
+        },
+    )
+    yield MaterializeResult(
+        asset_key=MARKOV_REMOVAL_EFFECTS.key,
+        metadata={
+            "row_count": MetadataValue.int(effect_count),
+            "non_converting_journeys": MetadataValue.int(int(null_paths["nulls"].sum()) if len(null_paths) else 0),
+            "removal_effects": preview(effect_rows.drop(columns=["computed_at", "lookback_days"])),
+        },
     )

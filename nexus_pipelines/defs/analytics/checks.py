@@ -4,16 +4,16 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_c
 
 from ...lib.warehouse.frames import read_frame
 from ..resources import WarehouseResource
-from .attribution import channel_attribution
-from .clv import clv_model
-from .experiments import experiment_results
+from .attribution import ATTRIBUTION_TOUCH_CREDITS
+from .clv import CLV_MODEL_PARAMS
+from .experiments import EXPERIMENT_RESULTS
 from .queries import load_sql
 
 SRM_P_VALUE_THRESHOLD = 0.001
 
 
 @asset_check(
-    asset=experiment_results,
+    asset=EXPERIMENT_RESULTS.key,
     description=f"Warns when an experiment's arm sizes deviate from the planned equal split: "
     f"chi-square sample-ratio-mismatch p-value < {SRM_P_VALUE_THRESHOLD}.",
 )
@@ -32,9 +32,9 @@ def sample_ratio_mismatch(warehouse: WarehouseResource) -> AssetCheckResult:
 
 
 @asset_check(
-    asset=channel_attribution,
+    asset=ATTRIBUTION_TOUCH_CREDITS.key,
     description="Every conversion's credits sum to 1 and its credited revenue to its revenue, in "
-    "every attribution model (analytics.attribution_touch_credits).",
+    "every attribution model (attribution_touch_credits).",
 )
 def attribution_credits_balance(warehouse: WarehouseResource) -> AssetCheckResult:
     per_model = read_frame(warehouse.url, load_sql("check_attribution_credits"))
@@ -50,7 +50,7 @@ def attribution_credits_balance(warehouse: WarehouseResource) -> AssetCheckResul
 
 
 @asset_check(
-    asset=clv_model,
+    asset=CLV_MODEL_PARAMS.key,
     description="Warns when the latest BG/NBD / Gamma-Gamma fit does not cover the last order day "
     "(no fit yet, or the last runs could not fit): customer_ltv then scores with older parameters "
     "or none.",

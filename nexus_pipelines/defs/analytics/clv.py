@@ -9,7 +9,9 @@ customer with the latest parameters into analytics.customer_ltv.
 import datetime as dt
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
+from typing import Iterator
+
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, multi_asset
 
 from ...lib.analytics.charts import bar_png, grouped_bar_png
 from ...lib.analytics.clv import (
@@ -26,6 +28,8 @@ from ...lib.warehouse.frames import read_frame, replace_table
 from ..resources import WarehouseResource
 from .metadata import chart, preview, table_metadata
 from .queries import load_sql
+from .engagement import USER_ENGAGEMENT
+from .tables import Table, analytics_schema, model
 
 MIN_HOLDOUT_DAYS = 7
 PARAM_TYPES = {
@@ -48,6 +52,19 @@ LTV_TYPES = {
     "engagement_tier": "text", "observation_end": "date", "fitted_at": "timestamptz",
 }
 
+CLV_MODEL_PARAMS = Table(
+    "clv_model_params", PARAM_TYPES,
+    "BG/NBD and Gamma-Gamma parameters of every fit (history kept, one set per fitted_at), fitted on "
+    "the RFM summary of identified web customers (days).")
+CLV_CALIBRATION = Table(
+    "clv_calibration", CALIBRATION_TYPES,
+    "Calibration vs holdout accuracy of each clv_model fit, per calibration frequency.")
+CUSTOMER_LTV = Table(
+    "customer_ltv", LTV_TYPES,
+    "Per identified web customer: P(alive), expected purchases in 30/90/365 days, expected order value, "
+    "discounted 12-month CLV, churn-risk segment and engagement score, with the parameters of the "
+    "latest clv_model fit.")
+
 
 class ClvModelConfig(Config):
     holdout_days: int = 60  # calibration/holdout report: the last days held out (capped at a third of the history)
@@ -66,7 +83,7 @@ def effective_holdout_days(requested: int, first_day: dt.date, observation_end: 
 def ensure_params_table(url: str) -> None:
     """Create analytics.clv_model_params if missing, changing nothing else (for customer_ltv to read)."""
     empty = pd.DataFrame({column: pd.Series(dtype=object) for column in PARAM_TYPES})
-    replace_table(url, "analytics", "clv_model_params", empty, PARAM_TYPES, where=("false", ()))
+    replace_table(url, analytics_schema(), CLV_MODEL_PARAMS.name, empty, PARAM_TYPES, where=("false", ()))
 
 
 def param_rows(bgnbd: BetaGeoModel, gg: GammaGammaModel, summary: pd.DataFrame,
@@ -103,18 +120,20 @@ def _calibration_chart(report: pd.DataFrame) -> MetadataValue:
 
 
 def _calibration(context: AssetExecutionContext, url: str, summary: pd.DataFrame,
-                 observation_end: dt.date, requested_days: int, fitted_at: dt.datetime) -> dict:
-    """Write the calibration/holdout report of this fit; return its metadata (or why it was skipped)."""
+                 observation_end: dt.date, requested_days: int, fitted_at: dt.datetime) -> dict | None:
+    """Write the calibration/holdout report of this fit; return its metadata (None: no report, logged why)."""
     holdout = effective_holdout_days(requested_days, summary["first_order_date"].min(), observation_end)
     if holdout < MIN_HOLDOUT_DAYS:
-        return {"calibration": MetadataValue.text(f"skipped: history too short for a {MIN_HOLDOUT_DAYS}-day holdout")}
+        context.log.info(f"clv_model: no calibration report: history too short for a {MIN_HOLDOUT_DAYS}-day holdout")
+        return None
     days = read_frame(url, load_sql("clv_customer_days"))
     try:
         report = calibration_report(days, observation_end, holdout, fitted_at)
     except ValueError as exc:  # ConvergenceError included: too few repeat buyers before the cut-off
-        context.log.warning(f"clv_model: calibration fit failed: {exc}")
-        return {"calibration": MetadataValue.text(f"skipped: {exc}")}
-    replace_table(url, "analytics", "clv_calibration", report, CALIBRATION_TYPES, where=("fitted_at = %s", (fitted_at,)))
+        context.log.warning(f"clv_model: no calibration report: the calibration fit failed: {exc}")
+        return None
+    replace_table(url, analytics_schema(), CLV_CALIBRATION.name, report, CALIBRATION_TYPES,
+                  where=("fitted_at = %s", (fitted_at,)))
     overall = report[report["calibration_frequency"] == "all"].iloc[0]
     return {
         "calibration": preview(report.drop(columns=["fitted_at", "observation_end"])),
@@ -124,16 +143,17 @@ def _calibration(context: AssetExecutionContext, url: str, summary: pd.DataFrame
     }
 
 
-@asset(
-    group_name="analytics",
-    deps=[AssetKey(["fct_orders_web"])],
-    kinds={"python", "postgres"},
-    description="BG/NBD and Gamma-Gamma fitted on the RFM summary of identified web customers "
-    "(days). Appends to analytics.clv_model_params; calibration vs holdout in analytics.clv_calibration. "
-    "When the data cannot support a fit yet (no repeat buyers, no convergence) nothing is appended "
-    "and the metadata says why; customer_ltv then keeps using the latest earlier fit, if any.",
+@multi_asset(
+    specs=[CLV_MODEL_PARAMS.spec([model("fct_orders_web")]),
+           CLV_CALIBRATION.spec([model("fct_orders_web")], skippable=True)],
+    name="clv_model",
+    description="BG/NBD and Gamma-Gamma fitted on the RFM summary of identified web customers (days), "
+    "with a calibration-vs-holdout report. When the data cannot support a fit yet (no repeat buyers, "
+    "no convergence) nothing is appended and the metadata says why; customer_ltv then keeps using the "
+    "latest earlier fit, if any.",
 )
-def clv_model(context: AssetExecutionContext, config: ClvModelConfig, warehouse: WarehouseResource) -> MaterializeResult:
+def clv_model(context: AssetExecutionContext, config: ClvModelConfig,
+              warehouse: WarehouseResource) -> Iterator[MaterializeResult]:
     url = warehouse.url
     summary = read_frame(url, load_sql("clv_rfm"), {"observation_end": None})
     base = {
@@ -147,13 +167,17 @@ def clv_model(context: AssetExecutionContext, config: ClvModelConfig, warehouse:
     except ValueError as exc:  # ConvergenceError, or a Gamma-Gamma q <= 1
         context.log.warning(f"clv_model: not fitted: {exc}")
         ensure_params_table(url)
-        return MaterializeResult(metadata={**base, "row_count": MetadataValue.int(0),
-                                           "fitted": MetadataValue.bool(False), "reason": MetadataValue.text(str(exc))})
+        yield MaterializeResult(asset_key=CLV_MODEL_PARAMS.key, metadata={
+            **base, "row_count": MetadataValue.int(0), "fitted": MetadataValue.bool(False),
+            "reason": MetadataValue.text(str(exc))})
+        return
     observation_end = summary["observation_end"].iloc[0]
     fitted_at = dt.datetime.now(dt.timezone.utc)
     params = param_rows(bgnbd, gg, summary, fitted_at, observation_end)
-    replace_table(url, "analytics", "clv_model_params", params, PARAM_TYPES, where=("fitted_at = %s", (fitted_at,)))
-    return MaterializeResult(
+    replace_table(url, analytics_schema(), CLV_MODEL_PARAMS.name, params, PARAM_TYPES,
+                  where=("fitted_at = %s", (fitted_at,)))
+    yield MaterializeResult(
+        asset_key=CLV_MODEL_PARAMS.key,
         metadata={
             **base,
             "row_count": MetadataValue.int(len(params)),
@@ -161,9 +185,11 @@ def clv_model(context: AssetExecutionContext, config: ClvModelConfig, warehouse:
             "preview": preview(params[["model", "parameter", "value", "log_likelihood", "n_customers"]]),
             "fitted": MetadataValue.bool(True),
             "fitted_at": MetadataValue.text(fitted_at.isoformat()),
-            **_calibration(context, url, summary, observation_end, config.holdout_days, fitted_at),
-        }
+        },
     )
+    calibration = _calibration(context, url, summary, observation_end, config.holdout_days, fitted_at)
+    if calibration is not None:
+        yield MaterializeResult(asset_key=CLV_CALIBRATION.key, metadata=calibration)
 
 
 def latest_models(params: pd.DataFrame) -> tuple[BetaGeoModel, GammaGammaModel]:
@@ -204,14 +230,8 @@ def _segment_chart(table: pd.DataFrame) -> bytes:
     )
 
 
-@asset(
-    group_name="analytics",
-    deps=[AssetKey(["clv_model"]), AssetKey(["user_engagement"]), AssetKey(["fct_orders_web"])],
-    kinds={"python", "postgres"},
-    description="Per identified web customer: P(alive), expected purchases in 30/90/365 days, "
-    "expected order value, discounted 12-month CLV, churn-risk segment and engagement score, "
-    "with the parameters of the latest clv_model fit. Table analytics.customer_ltv.",
-)
+@multi_asset(specs=[CUSTOMER_LTV.spec([CLV_MODEL_PARAMS.key, USER_ENGAGEMENT.key, model("fct_orders_web")])],
+             name="customer_ltv")
 def customer_ltv(context: AssetExecutionContext, config: CustomerLtvConfig, warehouse: WarehouseResource) -> MaterializeResult:
     url = warehouse.url
     params = read_frame(url, load_sql("clv_latest_params"))
@@ -225,7 +245,7 @@ def customer_ltv(context: AssetExecutionContext, config: CustomerLtvConfig, ware
         scored["fitted_at"] = params["fitted_at"].iloc[0]
     engagement = read_frame(url, load_sql("customer_engagement"))
     table = scored.merge(engagement, on="user_id", how="left").reindex(columns=list(LTV_TYPES))
-    rows = replace_table(url, "analytics", "customer_ltv", table, LTV_TYPES)
+    rows = replace_table(url, analytics_schema(), CUSTOMER_LTV.name, table, LTV_TYPES)
     png = _segment_chart(table)
     fitted_at = params["fitted_at"].iloc[0] if len(params) else None
     context.log.info(f"customer_ltv: {rows} customers scored with the fit of {fitted_at}")

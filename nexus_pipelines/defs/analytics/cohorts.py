@@ -1,7 +1,7 @@
 """cohort_retention: weekly and monthly cohort retention of active users (analytics.cohort_retention)."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, multi_asset
 
 from ...lib.analytics.charts import heatmap_png
 from ...lib.analytics.cohorts import retention_matrix, to_wide
@@ -9,6 +9,7 @@ from ...lib.warehouse.frames import read_frame, replace_table
 from ..resources import WarehouseResource
 from .metadata import chart, table_metadata
 from .queries import load_sql
+from .tables import Table, analytics_schema, model
 
 PERIOD_GRAINS = ("week", "month")
 MODES = ("first_time", "recurring")
@@ -25,6 +26,10 @@ COLUMN_TYPES = {
     "period_churn": "double precision",
     "is_complete": "boolean",
 }
+COHORT_RETENTION = Table(
+    "cohort_retention", COLUMN_TYPES,
+    "Cohort retention of stitched users by first-activity (first_time) or any-activity "
+    "(recurring) week and month, offsets 0..periods.")
 
 
 class CohortRetentionConfig(Config):
@@ -44,19 +49,13 @@ def retention_long(activity: pd.DataFrame, periods: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[list(COLUMN_TYPES)]
 
 
-@asset(
-    group_name="analytics",
-    deps=[AssetKey(["fct_sessions"])],
-    kinds={"python", "postgres"},
-    description="Cohort retention of stitched users by first-activity (first_time) or any-activity "
-    "(recurring) week and month, offsets 0..periods. Table analytics.cohort_retention.",
-)
+@multi_asset(specs=[COHORT_RETENTION.spec([model("fct_sessions")])], name="cohort_retention")
 def cohort_retention(
     context: AssetExecutionContext, config: CohortRetentionConfig, warehouse: WarehouseResource
 ) -> MaterializeResult:
     activity = read_frame(warehouse.url, load_sql("cohort_activity"))
     table = retention_long(activity, config.periods)
-    rows = replace_table(warehouse.url, "analytics", "cohort_retention", table, COLUMN_TYPES)
+    rows = replace_table(warehouse.url, analytics_schema(), COHORT_RETENTION.name, table, COHORT_RETENTION.columns)
     weekly = table[(table["period_grain"] == "week") & (table["mode"] == "first_time")]
     context.log.info(f"cohort_retention: {len(activity)} user-days -> {rows} rows")
     png = heatmap_png(to_wide(weekly) if len(weekly) else pd.DataFrame(), "Weekly retention (first-time cohorts)")

@@ -1,6 +1,6 @@
 """user_engagement: a 0-100 engagement score for every user with sessions (analytics.user_engagement)."""
 
-from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, multi_asset
 
 from ...lib.analytics.charts import bar_png
 from ...lib.analytics.engagement import engagement_score
@@ -8,6 +8,7 @@ from ...lib.warehouse.frames import read_frame, replace_table
 from ..resources import WarehouseResource
 from .metadata import chart, table_metadata
 from .queries import load_sql
+from .tables import Table, analytics_schema, model
 
 COLUMN_TYPES = {
     "user_key": "text",
@@ -25,6 +26,10 @@ COLUMN_TYPES = {
     "engagement_score": "double precision",
     "engagement_tier": "text",
 }
+USER_ENGAGEMENT = Table(
+    "user_engagement", COLUMN_TYPES,
+    "Engagement score 0-100 per stitched user with sessions: weighted percentile ranks of recency, "
+    "sessions in the last 30 days and page views per session.")
 TIERS = ("high", "medium", "low")
 
 
@@ -32,14 +37,7 @@ class EngagementConfig(Config):
     window_days: int = 30  # sessions_30d counts the sessions of this many days up to the reference day
 
 
-@asset(
-    group_name="analytics",
-    deps=[AssetKey(["fct_sessions"])],
-    kinds={"python", "postgres"},
-    description="Engagement score 0-100 per stitched user with sessions: weighted percentile ranks "
-    "of recency, sessions in the last 30 days and page views per session. "
-    "Table analytics.user_engagement.",
-)
+@multi_asset(specs=[USER_ENGAGEMENT.spec([model("fct_sessions")])], name="user_engagement")
 def user_engagement(
     context: AssetExecutionContext, config: EngagementConfig, warehouse: WarehouseResource
 ) -> MaterializeResult:
@@ -47,7 +45,7 @@ def user_engagement(
         raise ValueError("window_days must be >= 1")
     inputs = read_frame(warehouse.url, load_sql("engagement_inputs"), {"window_days": config.window_days})
     scored = engagement_score(inputs)[list(COLUMN_TYPES)] if len(inputs) else inputs.reindex(columns=list(COLUMN_TYPES))
-    rows = replace_table(warehouse.url, "analytics", "user_engagement", scored, COLUMN_TYPES)
+    rows = replace_table(warehouse.url, analytics_schema(), USER_ENGAGEMENT.name, scored, USER_ENGAGEMENT.columns)
     per_tier = scored["engagement_tier"].value_counts().reindex(list(TIERS), fill_value=0)
     png = bar_png(list(TIERS), [int(v) for v in per_tier], "Users per engagement tier", xlabel="tier")
     context.log.info(f"user_engagement: {rows} users scored")

@@ -2,7 +2,7 @@
 
 import datetime as dt
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, multi_asset
 
 from ...lib.analytics.charts import grouped_bar_png
 from ...lib.analytics.experiments import ENGINES, analyze, srm_p_value
@@ -10,6 +10,7 @@ from ...lib.warehouse.frames import read_frame, replace_table
 from ..resources import WarehouseResource
 from .metadata import chart, preview
 from .queries import load_sql
+from .tables import Table, analytics_schema, model
 
 CONTROL_NAME = "control"
 # metric -> (metric_type, arm sums, CUPED covariate sums)
@@ -36,6 +37,11 @@ COLUMN_TYPES = {
     "multi_variation_users": "bigint", "first_exposed_at": "timestamptz",
     "last_exposed_at": "timestamptz", "error": "text", "computed_at": "timestamptz",
 }
+EXPERIMENT_RESULTS = Table(
+    "experiment_results", COLUMN_TYPES,
+    "A/B test results per experiment x variation x metric (conversion, revenue per user) "
+    "x engine (frequentist, bayesian): lift, interval, p-value, chance to win, risk, CUPED lift and "
+    "sample-ratio-mismatch p-value.")
 
 
 class ExperimentConfig(Config):
@@ -119,14 +125,7 @@ def _lift_chart(results: pd.DataFrame, alpha: float) -> MetadataValue:
     return chart(png, "relative lift with intervals")
 
 
-@asset(
-    group_name="analytics",
-    deps=[AssetKey(["stg_events__tracks"]), AssetKey(["int_identity_map"]), AssetKey(["fct_orders_web"])],
-    kinds={"python", "postgres"},
-    description="A/B test results per experiment x variation x metric (conversion, revenue per user) "
-    "x engine (frequentist, bayesian): lift, interval, p-value, chance to win, risk, CUPED lift and "
-    "sample-ratio-mismatch p-value. Table analytics.experiment_results.",
-)
+@multi_asset(specs=[EXPERIMENT_RESULTS.spec([model("stg_events__tracks"), model("int_identity_map"), model("fct_orders_web")])], name="experiment_results")
 def experiment_results(
     context: AssetExecutionContext, config: ExperimentConfig, warehouse: WarehouseResource
 ) -> MaterializeResult:
@@ -135,7 +134,7 @@ def experiment_results(
     arms = read_frame(warehouse.url, load_sql("experiment_arms"))
     computed_at = dt.datetime.now(dt.timezone.utc)
     table = results_table(arms, config.alpha, computed_at) if len(arms) else pd.DataFrame(columns=list(COLUMN_TYPES))
-    rows = replace_table(warehouse.url, "analytics", "experiment_results", table, COLUMN_TYPES)
+    rows = replace_table(warehouse.url, analytics_schema(), EXPERIMENT_RESULTS.name, table, EXPERIMENT_RESULTS.columns)
     srm = table.groupby("experiment_id")["srm_p_value"].first() if rows else pd.Series(dtype=float)
     shown = table[table["engine"] == "frequentist"][
         ["experiment_id", "variation_id", "metric", "users", "mean", "lift", "ci_low", "ci_high", "p_value"]

@@ -1,48 +1,106 @@
-"""The dbt project as Dagster sees it; its manifest is (re)built by `dbt parse` when stale."""
+"""The dbt project as Dagster sees it, prepared the dagster-dbt way.
 
+``prepare(nexus_dbt_project)`` (called where the dbt assets are defined) runs dagster-dbt's own
+``prepare_if_dev()`` (a parse on every load under `dagster dev`), and elsewhere parses only when
+manifest.json is missing or older than a file of the project: `nexus run` right after editing a
+model, or a fresh clone, must not build from a stale manifest. For a deployment, build the manifest ahead with
+``dagster-dbt project prepare-and-package --file nexus_pipelines/defs/dbt/project.py``.
 
-import fcntl
+The parse uses the same ``--vars`` as every run's invocations, and its partial-parse state is what
+the runs start from, so dbt does not re-parse the project on each invocation.
+"""
+
+import hashlib
+import json
 import os
-import subprocess
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
 
 from ...lib.config import load_settings
 
-_settings = load_settings()
-nexus_dbt_project = DbtProject(project_dir=_settings.dbt_project_dir, profiles_dir=_settings.dbt_project_dir)
+# dbt from the same environment as this interpreter (the venv need not be on PATH), else PATH's.
+DBT_EXECUTABLE = (str(Path(sys.executable).with_name("dbt")) if Path(sys.executable).with_name("dbt").exists()
+                  else shutil.which("dbt") or "dbt")
+
+# The same vars on every invocation: the incremental facts read their dates from ops.rebuild_ranges,
+# so dbt's partial parsing is not invalidated by changing vars from one step or run to the next.
+DBT_VARS = {"rebuild_from_ops": True}
+DBT_VARS_ARGS = ["--vars", json.dumps(DBT_VARS)]
+# What a run builds: models and their data tests (asset checks). dbt's unit tests check the SQL,
+# not the data; they run in the test suite, not in every production build.
+BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test", *DBT_VARS_ARGS]
+
+_SOURCE_FOLDERS = ("models", "macros", "seeds", "snapshots", "tests", "analyses")
+_SOURCE_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
 
 
-def _newest_source_mtime(project_dir: Path) -> float:
+def newest_source_mtime(project_dir: Path) -> float:
     newest = 0.0
-    for folder in ("models", "macros", "seeds", "snapshots", "tests"):
+    for folder in _SOURCE_FOLDERS:
         for path in (project_dir / folder).rglob("*"):
             if path.is_file():
                 newest = max(newest, path.stat().st_mtime)
-    for name in ("dbt_project.yml", "profiles.yml"):
-        newest = max(newest, (project_dir / name).stat().st_mtime)
+    for name in _SOURCE_FILES:
+        if (project_dir / name).exists():
+            newest = max(newest, (project_dir / name).stat().st_mtime)
     return newest
 
 
-def ensure_manifest(project: DbtProject = nexus_dbt_project) -> Path:
-    """Run `dbt parse` when manifest.json is missing or older than the project files."""
+def manifest_is_stale(project: DbtProject) -> bool:
     manifest = Path(project.manifest_path)
+    return not manifest.exists() or manifest.stat().st_mtime < newest_source_mtime(Path(project.project_dir))
+
+
+def parse(project: DbtProject) -> None:
+    """`dbt parse` into a scratch folder, then move the parse state and manifest into place atomically.
+
+    Two processes parsing at once both succeed; a reader never sees a half-written manifest.
+    """
+    target = Path(project.project_dir) / project.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
+    try:
+        resource = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+        resource.cli(["parse", "--quiet", *DBT_VARS_ARGS], target_path=scratch).wait()
+        for name in ("partial_parse.msgpack", "manifest.json"):  # manifest last: it marks the parse done
+            if (scratch / name).exists():
+                os.replace(scratch / name, target / name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def prepare(project: DbtProject) -> None:
+    """dagster-dbt's preparation under `dagster dev`; elsewhere a parse only when the manifest is stale."""
+    project.prepare_if_dev()
+    if manifest_is_stale(project):
+        parse(project)
+
+
+_settings = load_settings()
+nexus_dbt_project = DbtProject(project_dir=_settings.dbt_project_dir, profiles_dir=_settings.dbt_project_dir,
+                               prepare_project_cli_args=["parse", "--quiet", *DBT_VARS_ARGS])
+
+
+def project_fingerprint(project: DbtProject = nexus_dbt_project) -> str:
+    """sha256 over the project's source files and the run vars: what a build's output depends on besides data."""
+    digest = hashlib.sha256(json.dumps(DBT_VARS, sort_keys=True).encode())
     project_dir = Path(project.project_dir)
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    with open(manifest.parent / ".parse.lock", "w") as lock:  # one parser at a time
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project_dir):
-            return manifest
-        _parse(project_dir)
-    return manifest
+    paths = [p for folder in _SOURCE_FOLDERS for p in (project_dir / folder).rglob("*") if p.is_file()]
+    paths += [project_dir / name for name in _SOURCE_FILES if (project_dir / name).exists()]
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
-def _parse(project_dir: Path) -> None:
-    dbt = Path(sys.executable).with_name("dbt")
-    command = [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet",
-               "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
-    done = subprocess.run(command, cwd=project_dir, capture_output=True, text=True, env={**os.environ})
-    if done.returncode != 0:
-        raise RuntimeError(f"dbt parse failed in {project_dir}:\n{done.stdout}\n{done.stderr}")
+def keep_partial_parse(invocation_target: Path, project: DbtProject = nexus_dbt_project) -> None:
+    """Hand an invocation's parse state to the next one (dagster-dbt seeds each invocation from target/)."""
+    produced = Path(invocation_target) / "partial_parse.msgpack"
+    shared = Path(project.project_dir) / project.target_path / "partial_parse.msgpack"
+    if produced.exists():
+        temporary = shared.with_name(f".partial_parse.{os.getpid()}.msgpack")
+        shutil.copyfile(produced, temporary)
+        os.replace(temporary, shared)

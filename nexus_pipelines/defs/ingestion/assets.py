@@ -7,12 +7,9 @@ files have loaded, naming each file and line.
 """
 
 
-import datetime as dt
-
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
-    Config,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -21,17 +18,8 @@ from dagster import (
 from ...lib.formats import SOURCES
 from ...lib.formats.base import SourceSpec
 from ...lib.ingestion import IngestionFailed, IngestionSummary, ingest
-from ..partitions import daily_partitions, single_run_backfill
+from ..partitions import daily_partitions, single_run_backfill, step_window
 from ..resources import WarehouseResource
-
-
-class IngestConfig(Config):
-    force: bool = False  # reload files even when their sha256 matches the last successful load
-
-
-def _window(context: AssetExecutionContext) -> tuple[dt.date, dt.date]:
-    window = context.partition_time_window
-    return window.start.date(), (window.end - dt.timedelta(days=1)).date()
 
 
 def _metadata(summary: IngestionSummary) -> dict:
@@ -67,10 +55,11 @@ def build_raw_asset(spec: SourceSpec) -> AssetsDefinition:
         kinds={"postgres", "python"},
         metadata={"landing_glob": spec.landing_glob, "table": f"raw.{spec.name}"},
     )
-    def _raw(context: AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource) -> MaterializeResult:
-        start, end = _window(context) if spec.partitioned else (None, None)
+    def _raw(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        window = step_window(context) if spec.partitioned else None
+        start, end = (window.start, window.end) if window else (None, None)
         try:
-            summary = ingest(warehouse.url, spec, warehouse.landing_path, start, end, force=config.force,
+            summary = ingest(warehouse.url, spec, warehouse.landing_path, start, end, force=warehouse.force_reload,
                              on_wait=context.log.info)
         except IngestionFailed as exc:
             context.log.error(str(exc))

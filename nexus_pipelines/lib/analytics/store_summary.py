@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+# {fct_daily_sales}: the relation of the dbt model, filled in by the caller
 SUMMARY_SQL = """
 select store_id, order_date as day,
        sum(ordered_product_sales)::float8 as sales,
        sum(units_ordered)::bigint as units,
        sum(orders)::bigint as orders
-from marts.fct_daily_sales
+from {fct_daily_sales}
 group by store_id, order_date
 order by store_id, order_date
 """

@@ -63,6 +63,11 @@ create table if not exists ops.rebuild_ranges (
     first_day date not null,
     last_day date not null
 );
+create table if not exists ops.dbt_builds (
+    chain text primary key,
+    project_fingerprint text not null,
+    built_at timestamptz not null default now()
+);
 """
 # "every date" as a range dbt can widen without leaving the date type
 ALL_DAYS = (dt.date(1900, 1, 1), dt.date(9999, 12, 30))
@@ -129,6 +134,13 @@ class RebuildPlan:
     dates: dict[str, list[dt.date]] = field(default_factory=dict)
 
     domains: tuple[str, ...] = ()
+    # the dbt project's fingerprint at this chain's last successful build (None: never built)
+    built_fingerprint: str | None = None
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether loads changed anything since the chain's last successful build (or a table is missing)."""
+        return self.everything or bool(self.change_ids)
 
     def dbt_vars(self) -> dict:
         """``rebuild_ranges`` for dbt: {domain: [[first, last], ...] or "all"} (plans of two groups merge)."""
@@ -306,15 +318,34 @@ def consume(conn: psycopg.Connection, plan: RebuildPlan) -> int:
     return cur.rowcount
 
 
+def built_fingerprint(conn: psycopg.Connection, group: str) -> str | None:
+    row = conn.execute("select project_fingerprint from ops.dbt_builds where chain = %s", (group,)).fetchone()
+    return row[0] if row else None
+
+
+def record_build(conn: psycopg.Connection, group: str, fingerprint: str) -> None:
+    conn.execute(
+        "insert into ops.dbt_builds (chain, project_fingerprint) values (%s, %s) "
+        "on conflict (chain) do update set project_fingerprint = excluded.project_fingerprint, built_at = now()",
+        (group, fingerprint),
+    )
+
+
 @contextmanager
 def rebuilding(url: str, group: str, window: tuple[dt.date, dt.date] | None, *,
-               session_lookback_days: int = 1) -> Iterator[RebuildPlan]:
-    """Plan one incremental dbt step of ``group``; its changes are forgotten only when the block succeeds."""
+               session_lookback_days: int = 1, fingerprint: str | None = None) -> Iterator[RebuildPlan]:
+    """Plan one dbt build of ``group``; its changes are forgotten only when the block succeeds.
+
+    ``fingerprint`` (the dbt project's) is recorded as the chain's last successful build.
+    """
     with psycopg.connect(url, autocommit=True) as conn:
         plan = rebuild_plan(conn, group, window, session_lookback_days=session_lookback_days)
+        plan.built_fingerprint = built_fingerprint(conn, group)
         write_plan(conn, plan)
         yield plan
         consume(conn, plan)
+        if fingerprint is not None:
+            record_build(conn, group, fingerprint)
 
 
 def dbt_project_var(project_dir: Path, name: str, default):

@@ -48,7 +48,29 @@ def dagster_storage_url(settings: Settings) -> str:
     params = conninfo_to_dict(base)
     name = f"{params.get('dbname') or settings.db_name}{DAGSTER_DB_SUFFIX}"
     _ensure_database(base, name)
+    if settings.embedded:
+        _relax_commits(base, name)
     return with_database(base, name)
+
+
+def _relax_commits(admin_url: str, name: str) -> None:
+    """``synchronous_commit = off`` for the embedded server's Dagster database.
+
+    A run writes hundreds of small event-log rows, each its own commit; without waiting for the
+    WAL flush each costs a fraction of a millisecond instead of several. The trade-off: after an
+    operating-system crash or power loss (not a process crash), the last few hundred milliseconds
+    of Dagster's run history may be missing. The warehouse database keeps synchronous commits, so
+    no loaded or built data is at risk.
+    """
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        current = conn.execute(
+            "select coalesce((select option_value from pg_db_role_setting s "
+            "join pg_database d on d.oid = s.setdatabase, pg_options_to_table(s.setconfig) "
+            "where d.datname = %s and s.setrole = 0 and option_name = 'synchronous_commit'), '')",
+            (name,),
+        ).fetchone()[0]
+        if current != "off":
+            conn.execute(sql.SQL("alter database {} set synchronous_commit = off").format(sql.Identifier(name)))
 
 
 def with_database(url: str, dbname: str) -> str:

@@ -9,7 +9,7 @@ BI_ROLE = "nexus_bi_reader"
 BI_SCHEMAS = ("marts", "analytics")
 
 
-def ensure_bi_reader(url: str, role: str = BI_ROLE) -> None:
+def ensure_bi_reader(url: str, role: str = BI_ROLE, schemas: tuple[str, ...] = BI_SCHEMAS) -> None:
     """Create the role (NOLOGIN: grant it to a BI login role) and grant read access, idempotently.
 
     Default privileges make tables created later by this user readable too.
@@ -21,7 +21,7 @@ def ensure_bi_reader(url: str, role: str = BI_ROLE) -> None:
                 conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
             except psycopg.errors.DuplicateObject:
                 pass
-        for schema in BI_SCHEMAS:
+        for schema in schemas:
             ident = sql.Identifier(schema)
             conn.execute(sql.SQL("create schema if not exists {}").format(ident))
             conn.execute(sql.SQL("grant usage on schema {} to {}").format(ident, sql.Identifier(role)))

@@ -8,7 +8,7 @@ with last_orders as (
     select
         user_key,
         max(ordered_at) as last_ordered_at
-    from marts.fct_orders_web
+    from {fct_orders_web}
     where revenue > 0
     group by user_key
 ),
@@ -20,7 +20,7 @@ after_last_order as (
         s.channel,
         s.started_at,
         max(s.started_at) over (partition by s.user_key) as last_started_at
-    from marts.fct_sessions as s
+    from {fct_sessions} as s
     left join last_orders as o
         on o.user_key = s.user_key
     where o.last_ordered_at is null

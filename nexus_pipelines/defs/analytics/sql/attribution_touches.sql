@@ -13,7 +13,7 @@ with conversions as (
         ordered_at as conversion_time,
         order_date as conversion_date,
         revenue::float8 as revenue
-    from marts.fct_orders_web
+    from {fct_orders_web}
     where revenue > 0
 ),
 
@@ -24,7 +24,7 @@ touches as (
         s.channel,
         s.started_at
     from conversions as c
-    inner join marts.fct_sessions as s
+    inner join {fct_sessions} as s
         on s.user_key = c.user_key
         and s.started_at <= c.conversion_time
         and s.started_at > c.conversion_time - make_interval(days => %(lookback_days)s::integer)

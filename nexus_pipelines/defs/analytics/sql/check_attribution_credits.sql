@@ -7,7 +7,7 @@ with per_conversion as (
         sum(credit) as credit_sum,
         sum(credited_revenue) as credited_revenue,
         max(revenue) as revenue
-    from analytics.attribution_touch_credits
+    from {attribution_touch_credits}
     group by model, conversion_id
 )
 

@@ -4,7 +4,7 @@ select
     user_id,
     order_date,
     sum(revenue)::float8 as revenue
-from marts.fct_orders_web
+from {fct_orders_web}
 where revenue > 0
   and user_id is not null
 group by user_id, order_date

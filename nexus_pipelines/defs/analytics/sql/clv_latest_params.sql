@@ -6,6 +6,6 @@ select
     value,
     log_likelihood,
     observation_end
-from analytics.clv_model_params
-where fitted_at = (select max(fitted_at) from analytics.clv_model_params)
+from {clv_model_params}
+where fitted_at = (select max(fitted_at) from {clv_model_params})
 order by model, parameter

@@ -9,7 +9,7 @@
 -- are ignored.
 with bounds as (
     select coalesce(%(observation_end)s::date, max(order_date)) as observation_end
-    from marts.fct_orders_web
+    from {fct_orders_web}
     where revenue > 0
       and user_id is not null
 ),
@@ -20,7 +20,7 @@ customer_days as (
         o.order_date,
         sum(o.revenue)::float8 as revenue,
         count(*)::integer as orders
-    from marts.fct_orders_web as o
+    from {fct_orders_web} as o
     cross join bounds as b
     where o.revenue > 0
       and o.user_id is not null

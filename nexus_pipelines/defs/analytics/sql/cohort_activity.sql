@@ -4,4 +4,4 @@
 select distinct
     user_key,
     session_date
-from marts.fct_sessions
+from {fct_sessions}

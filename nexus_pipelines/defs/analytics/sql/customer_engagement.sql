@@ -3,5 +3,5 @@ select
     user_key as user_id,
     engagement_score,
     engagement_tier
-from analytics.user_engagement
+from {user_engagement}
 where is_identified

@@ -3,7 +3,7 @@
 -- :window_days days ending on it (reference_date - window_days < session_date <= reference_date).
 with bounds as (
     select max(session_date) as reference_date
-    from marts.fct_sessions
+    from {fct_sessions}
 )
 
 select
@@ -16,7 +16,7 @@ select
     (count(*) filter (where s.session_date > b.reference_date - %(window_days)s::integer))::integer as sessions_30d,
     (b.reference_date - max(s.session_date))::integer as days_since_last_session,
     avg(s.page_views)::float8 as avg_page_views
-from marts.fct_sessions as s
+from {fct_sessions} as s
 cross join bounds as b
 group by s.user_key, b.reference_date
 order by s.user_key

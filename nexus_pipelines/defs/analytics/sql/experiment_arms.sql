@@ -18,8 +18,8 @@ with exposures as (
         coalesce(t.user_id, m.user_id, t.anonymous_id) as user_key,
         t.event_timestamp,
         t.message_id
-    from staging.stg_events__tracks as t
-    left join intermediate.int_identity_map as m
+    from {stg_events__tracks} as t
+    left join {int_identity_map} as m
         on m.anonymous_id = t.anonymous_id
     where t.event_name = 'Experiment Viewed'
       and t.experiment_id is not null
@@ -58,7 +58,7 @@ user_metrics as (
         count(o.order_id) filter (where o.ordered_at < u.exposed_at) as orders_before,
         coalesce(sum(coalesce(o.revenue, 0)) filter (where o.ordered_at < u.exposed_at), 0)::float8 as revenue_before
     from exposed_users as u
-    left join marts.fct_orders_web as o
+    left join {fct_orders_web} as o
         on o.user_key = u.user_key
     where u.variations = 1
     group by u.experiment_id, u.variation_id, u.user_key, u.exposed_at

@@ -5,6 +5,6 @@ select
     channel as spend_channel,
     string_agg(distinct currency, ',' order by currency) as currencies,
     sum(spend)::float8 as spend
-from staging.stg_marketing__spend
+from {stg_marketing__spend}
 group by spend_date, channel
 order by spend_date, channel

@@ -1,4 +1,7 @@
-"""The `nexus` command: generate demo data, run the pipeline, manage the embedded database."""
+"""The `nexus` command: generate demo data, run the pipeline, manage the embedded database.
+
+It sits above both layers: the Dagster-free ``lib/`` and the Dagster objects in ``defs/``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .config import PROJECT_ROOT, Settings, load_settings
+from .lib.config import PROJECT_ROOT, Settings, load_settings
 
 
 def _settings() -> Settings:
@@ -53,7 +56,7 @@ def _generate_options(f):
 
 
 def _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out, *, reuse: bool) -> Path:
-    from .synth import generate
+    from .lib.synth import generate
 
     out = out or _settings().landing_dir
     params = dict(seed=seed, start=start, days=days, stores=stores, skus=skus, users=users,
@@ -77,19 +80,22 @@ def generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, o
 
 
 # ---------------------------------------------------------------- run
-def _run(start, end, force) -> bool:
-    from .dagster_home import prepare_dagster_home
-    from .warehouse.summary import format_summary, summarize
-    from .warehouse.connection import warehouse_url
+def _run(start, end, force, verbose: bool = False) -> bool:
+    from .lib.dagster_home import prepare_dagster_home
+    from .lib.warehouse.connection import warehouse_url
+    from .lib.warehouse.summary import format_summary, summarize
 
     settings = _settings()
     prepare_dagster_home(settings)
-    from ..defs.runner import NothingToRun, run_window
+    from .defs.runner import NothingToRun, run_window
+
+    def show(line: str) -> None:
+        click.echo(line, err=True)
 
     try:
         t0 = time.perf_counter()
         click.echo(f"materializing every asset (landing folder {settings.landing_dir}) ...")
-        outcome = run_window(start, end, force=force, settings=settings)
+        outcome = run_window(start, end, force=force, settings=settings, on_line=None if verbose else show)
     except NothingToRun as exc:
         raise click.ClickException(str(exc))
     elapsed = time.perf_counter() - t0
@@ -101,6 +107,8 @@ def _run(start, end, force) -> bool:
     click.echo(f"partitions {outcome.start} .. {outcome.end}, run {outcome.run_id}, {elapsed:.1f} s")
     click.echo(f"warehouse: {_describe_database(settings)}")
     click.echo("open the UI: `make dev` (or `nexus dev`), then http://localhost:3000")
+    if outcome.skipped_steps:
+        click.echo(f"skipped (nothing upstream changed): {', '.join(outcome.skipped_steps)}")
     if outcome.failed_checks:
         click.echo(f"checks that did not pass: {', '.join(outcome.failed_checks)}", err=True)
     if not outcome.success:
@@ -111,7 +119,7 @@ def _run(start, end, force) -> bool:
 
 
 def _describe_database(settings: Settings) -> str:
-    from .warehouse.connection import warehouse_url
+    from .lib.warehouse.connection import warehouse_url
 
     if settings.embedded:
         return f"embedded PostgreSQL, data in {settings.pgdata}; connect with `nexus db psql` or `psql \"$(nexus db url)\"`"
@@ -123,8 +131,9 @@ def _describe_database(settings: Settings) -> str:
 @click.option("--from", "start", callback=_date, default=None, help="First partition (YYYY-MM-DD).")
 @click.option("--to", "end", callback=_date, default=None, help="Last partition (YYYY-MM-DD).")
 @click.option("--force", is_flag=True, help="Reload landing files even when unchanged since their last load.")
-def run(start, end, force):
-    if not _run(start, end, force):
+@click.option("--verbose", "-v", is_flag=True, help="Dagster's full console log instead of the compact view.")
+def run(start, end, force, verbose):
+    if not _run(start, end, force, verbose):
         sys.exit(1)
 
 
@@ -146,7 +155,7 @@ def db():
 
 @db.command(help="Start the embedded PostgreSQL server (no-op when running or when NEXUS_DATABASE_URL is set).")
 def start():
-    from .warehouse.connection import warehouse_url
+    from .lib.warehouse.connection import warehouse_url
 
     settings = _settings()
     url = warehouse_url(settings)
@@ -155,7 +164,7 @@ def start():
 
 @db.command(help="Stop the embedded PostgreSQL server.")
 def stop():
-    from .warehouse import embedded
+    from .lib.warehouse import embedded
 
     settings = _settings()
     if not settings.embedded:
@@ -165,7 +174,7 @@ def stop():
 
 @db.command(help="Show whether the embedded server runs, its data directory and socket.")
 def status():
-    from .warehouse import embedded
+    from .lib.warehouse import embedded
 
     settings = _settings()
     if not settings.embedded:
@@ -181,15 +190,15 @@ def status():
 
 @db.command(help="Print the warehouse URL (starting the embedded server if needed).")
 def url():
-    from .warehouse.connection import warehouse_url
+    from .lib.warehouse.connection import warehouse_url
 
     click.echo(warehouse_url(_settings()))
 
 
 @db.command(help="Open psql on the warehouse.")
 def psql():
-    from .warehouse import embedded
-    from .warehouse.connection import warehouse_url
+    from .lib.warehouse import embedded
+    from .lib.warehouse.connection import warehouse_url
 
     target = warehouse_url(_settings())
     binary = embedded.psql_path()
@@ -201,11 +210,10 @@ def psql():
 @click.option("--port", default=3000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 def dev(port, host):
-    from .dagster_home import prepare_dagster_home
+    from .lib.dagster_home import prepare_dagster_home
 
     settings = _settings()
     prepare_dagster_home(settings)
-    os.environ["DAGSTER_DBT_PARSE_PROJECT_ON_LOAD"] = "1"
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(port), "-h", host]
     click.echo(f"Dagster UI on http://{host}:{port} (instance in {settings.dagster_home}, storage in PostgreSQL)")
