@@ -56,7 +56,7 @@ def _generate_options(f):
 
 
 def _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out, *, reuse: bool) -> Path:
-    from .lib.synth import generate
+    from .demo import generate
 
     out = out or _settings().landing_dir
     params = dict(seed=seed, start=start, days=days, stores=stores, skus=skus, users=users,

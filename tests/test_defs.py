@@ -170,3 +170,13 @@ def test_lib_imports_nothing_from_defs():
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("dagster", "dagster_dbt"):
                 offenders.append(f"{path.relative_to(lib)}:{node.lineno} imports {node.module}")
     assert offenders == []
+
+
+def test_the_demo_generator_is_a_development_tool_the_pipeline_never_imports():
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "nexus_pipelines"
+    offenders = [str(path.relative_to(package)) for folder in ("lib", "defs") for path in (package / folder).rglob("*.py")
+                 if "demo" in path.read_text() and ("from ...demo" in path.read_text() or "from ..demo" in path.read_text()
+                                                    or "nexus_pipelines.demo" in path.read_text())]
+    assert offenders == []

@@ -11,7 +11,7 @@ import pytest
 from dagster import DagsterInstance
 
 from nexus_pipelines.lib.config import load_settings
-from nexus_pipelines.lib.synth import generate
+from nexus_pipelines.demo import generate
 from nexus_pipelines.lib.warehouse.connection import with_database
 
 from .dbt_runner import create_database, drop_database

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from nexus_pipelines.lib.formats import SOURCES
-from nexus_pipelines.lib.synth import generate
+from nexus_pipelines.demo import generate
 from nexus_pipelines.lib.warehouse.connection import with_database
 
 from .dbt_runner import create_database, drop_database, query

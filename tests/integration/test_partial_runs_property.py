@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from nexus_pipelines.lib.formats import partition_date_from_name
-from nexus_pipelines.lib.synth import generate
+from nexus_pipelines.demo import generate
 from nexus_pipelines.lib.warehouse.connection import with_database
 
 from .dbt_runner import create_database, drop_database

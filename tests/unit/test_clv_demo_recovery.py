@@ -45,7 +45,7 @@ from nexus_pipelines.lib.analytics.clv import (
     gamma_gamma_log_likelihood,
     rfm_summary,
 )
-from nexus_pipelines.lib.synth import generate
+from nexus_pipelines.demo import generate
 
 BGNBD_NAMES = ("r", "alpha", "a", "b")
 GG_NAMES = ("p", "q", "v")

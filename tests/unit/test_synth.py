@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from nexus_pipelines.lib.synth import generate
+from nexus_pipelines.demo import generate
 
 START = date(2026, 3, 1)
 DAYS = 21

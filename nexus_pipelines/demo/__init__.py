@@ -1,4 +1,7 @@
-"""Deterministic demo and benchmark data: a landing folder as a seller would drop it in.
+"""A development tool, not part of the pipeline: deterministic demo and benchmark data.
+
+Nothing in ``lib/`` or ``defs/`` imports it; `nexus generate`, `nexus demo`, the tests and the
+benchmarks do. It writes a landing folder as a seller would drop it in:
 
 ``generate(out, seed=42, days=180, ...)`` writes Amazon reports (orders, sales and traffic,
 inventory, returns) for one or more stores, Segment-spec web-store events, daily marketing spend

@@ -1,0 +1,132 @@
+"""One path for every run: the schedule, the sensor and `nexus run` over the same window.
+
+A generated landing folder of four days (2026-03-01 .. 03-04). Each path runs in its own database:
+
+* the schedule: its tick at 2026-03-05 06:00 UTC (Dagster's ``build_schedule_context``) requests
+  the latest complete day and the three lookback days before it, i.e. the four days; the run
+  request is executed as the daemon would launch it (the same job, the request's tags);
+* the sensor: its first tick (``build_sensor_context``) sees every landing file as new;
+* the CLI: `nexus run --from 2026-03-01 --to 2026-03-04` in a subprocess, with its own Dagster
+  instance in PostgreSQL.
+
+Every marts and analytics table must be equal across the three (build-time columns aside), and
+the BI role must be able to read every one of them, on every path, and nothing in raw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from dagster import DagsterInstance, build_schedule_context, build_sensor_context
+
+from nexus_pipelines.demo import generate
+from nexus_pipelines.lib.warehouse.connection import with_database
+from nexus_pipelines.lib.warehouse.roles import BI_ROLE
+
+from .dbt_runner import create_database, drop_database
+
+FIRST, LAST = dt.date(2026, 3, 1), dt.date(2026, 3, 4)
+TIME_COLUMNS = ("calculated_at", "computed_at", "fitted_at")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tables(url: str) -> dict[str, list[str]]:
+    """Every marts and analytics table as sorted JSON rows, build-time columns left out."""
+    drop = " - ".join(f"'{c}'" for c in TIME_COLUMNS)
+    with psycopg.connect(url) as conn:
+        names = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('marts', 'analytics') and table_type = 'BASE TABLE' order by 1, 2").fetchall()
+        return {f"{s}.{t}": [r[0] for r in conn.execute(
+            f'select (to_jsonb(x) - {drop})::text from "{s}"."{t}" as x order by 1').fetchall()]
+            for s, t in names}
+
+
+def unreadable_by_bi(url: str) -> tuple[int, list[str], bool]:
+    """(tables in marts/analytics, those the BI role cannot SELECT, whether it can read raw.amazon_orders)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select table_schema || '.' || table_name, "
+            "has_table_privilege(%s, quote_ident(table_schema) || '.' || quote_ident(table_name), 'SELECT') "
+            "from information_schema.tables where table_schema in ('marts', 'analytics')", (BI_ROLE,)).fetchall()
+        raw = conn.execute("select has_table_privilege(%s, 'raw.amazon_orders', 'SELECT')", (BI_ROLE,)).fetchone()[0]
+    return len(rows), sorted(name for name, readable in rows if not readable), raw
+
+
+@pytest.fixture(scope="module")
+def paths(server_url, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("paths")
+    landing = tmp / "landing"
+    generate(landing, start=FIRST, days=4, stores=1, skus=6, users=150)
+    names = {path: create_database(server_url, f"nexus_{path}") for path in ("schedule", "sensor", "cli")}
+    urls = {path: with_database(server_url, name) for path, name in names.items()}
+    patch = pytest.MonkeyPatch()
+    patch.setenv("NEXUS_LANDING_DIR", str(landing))
+    patch.setenv("NEXUS_PARTITIONS_START", "2026-01-01")
+    from nexus_pipelines.definitions import defs
+
+    job = defs.resolve_job_def("refresh_all")
+    outcomes = {}
+    try:
+        # the schedule's tick, executed as the daemon launches it
+        patch.setenv("NEXUS_DATABASE_URL", urls["schedule"])
+        patch.setenv("NEXUS_HOME", str(tmp / "home-schedule"))
+        with DagsterInstance.ephemeral() as instance:
+            tick = dt.datetime(2026, 3, 5, 6, 0, tzinfo=dt.timezone.utc)
+            request = defs.resolve_schedule_def("daily_refresh_schedule").evaluate_tick(
+                build_schedule_context(instance=instance, scheduled_execution_time=tick)).run_requests[0]
+            outcomes["schedule"] = (request.tags, job.execute_in_process(instance=instance, tags=request.tags).success)
+        # the sensor's first tick
+        patch.setenv("NEXUS_DATABASE_URL", urls["sensor"])
+        patch.setenv("NEXUS_HOME", str(tmp / "home-sensor"))
+        with DagsterInstance.ephemeral() as instance:
+            request = defs.resolve_sensor_def("landing_file_sensor").evaluate_tick(
+                build_sensor_context(instance=instance)).run_requests[0]
+            outcomes["sensor"] = (request.tags, job.execute_in_process(instance=instance, tags=request.tags).success)
+        # the CLI, as a user types it
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "DAGSTER_"))}
+        env.update(NEXUS_DATABASE_URL=urls["cli"], NEXUS_LANDING_DIR=str(landing),
+                   NEXUS_HOME=str(tmp / "home-cli"), NEXUS_PARTITIONS_START="2026-01-01")
+        done = subprocess.run([str(Path(sys.executable).with_name("nexus")), "run", "--from", str(FIRST), "--to", str(LAST)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        outcomes["cli"] = (done.stdout, done.stderr, done.returncode)
+        yield {"urls": urls, "outcomes": outcomes, "tables": {path: tables(url) for path, url in urls.items()}}
+    finally:
+        patch.undo()
+        for name in names.values():
+            drop_database(server_url, name)
+        drop_database(server_url, f"{names['cli']}_dagster")
+
+
+def test_each_path_runs_the_same_window(paths):
+    window = {"dagster/asset_partition_range_start": "2026-03-01", "dagster/asset_partition_range_end": "2026-03-04"}
+    for path in ("schedule", "sensor"):
+        tags, success = paths["outcomes"][path]
+        assert {k: tags[k] for k in window} == window, path
+        assert success, path
+    stdout, stderr, code = paths["outcomes"]["cli"]
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
+    assert "partitions 2026-03-01 .. 2026-03-04" in stdout
+    # the compact view: one line per finished step, from the run's events
+    assert "done  dbt_amazon" in stderr and "done  raw__amazon_orders" in stderr
+
+
+def test_schedule_sensor_and_cli_leave_identical_tables(paths):
+    by_path = paths["tables"]
+    assert len(by_path["cli"]) >= 20 and sum(len(rows) for rows in by_path["cli"].values()) > 500
+    for path in ("schedule", "sensor"):
+        assert by_path[path].keys() == by_path["cli"].keys(), path
+        different = [name for name in by_path["cli"] if by_path[path][name] != by_path["cli"][name]]
+        assert different == [], (path, different)
+
+
+def test_every_path_grants_the_bi_role_the_marts_and_analytics_only(paths):
+    for path, url in paths["urls"].items():
+        count, unreadable, raw = unreadable_by_bi(url)
+        assert count >= 20 and unreadable == [] and raw is False, (path, unreadable, raw)
