@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-property dev venv clean db-stop benchmark
+.PHONY: demo test test-property test-scale dev venv clean db-stop benchmark
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(STAMP)
 ## make test-property: the partial-runs invariant over many more seeded cases (NEXUS_PROPERTY_CASES, default 24; ~20 min)
 test-property: $(STAMP)
 	NEXUS_PROPERTY_CASES=$${NEXUS_PROPERTY_CASES:-24} $(BIN)/python -m pytest -n 2 --dist load -q tests/integration/test_partial_runs_property.py
+
+## make test-scale: the whole job on dagster-celery (Redis broker, two worker processes) against an in-process run (~3 min; needs redis-server)
+test-scale: $(STAMP)
+	@command -v redis-server >/dev/null || { echo "redis-server is needed: apt-get install redis-server"; exit 2; }
+	$(BIN)/python -m pip install --quiet -e '.[test,scale]'
+	NEXUS_TEST_SCALE=1 $(BIN)/python -m pytest -q tests/scale
 
 ## make dev: the Dagster UI on http://localhost:3000 (instance stored in PostgreSQL)
 dev: $(STAMP)

@@ -152,3 +152,11 @@ def run_window(start: dt.date | None = None, end: dt.date | None = None, *, forc
         record_run_failure(url, result.run_id, JOB_NAME, message or "run failed", tags)
     return RunOutcome(result.success, result.run_id, window.start, window.end, list(errors), errors, swept,
                       failed_checks, skipped)
+
+
+def refresh_job():
+    """The job, loadable by name in another process (``reconstructable(refresh_job)``), e.g. for the
+    multiprocess executor, whose steps each run in their own process."""
+    from ..definitions import defs
+
+    return defs.resolve_job_def(JOB_NAME)

@@ -131,3 +131,18 @@ def test_rerunning_one_partition_leaves_identical_tables(pipeline):
     assert outcome.success, outcome.failed_steps
     assert rows(url, snapshot) == before
     assert rows(url, raw_counts) == raw_before
+
+
+def test_dbt_unit_tests_pass_against_the_built_warehouse(pipeline, tmp_path):
+    """Runs build models and their data tests only; the SQL's unit tests run here, every one of them."""
+    import json
+
+    from nexus_pipelines.defs.dbt.project import nexus_dbt_project
+
+    from .dbt_runner import run_dbt
+
+    manifest = json.loads(nexus_dbt_project.manifest_path.read_text())
+    unit_tests = len(manifest.get("unit_tests", {}))
+    assert unit_tests >= 10
+    output = run_dbt(pipeline["url"], "test", "--select", "test_type:unit", target_dir=tmp_path / "dbt")
+    assert f"PASS={unit_tests} " in output, output[-2000:]

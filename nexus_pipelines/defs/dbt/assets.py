@@ -45,6 +45,10 @@ CHAINS = {
     "product": "path:models/staging/events path:models/staging/marketing path:models/intermediate/product "
                "path:models/marts/product",
 }
+# Dagster concurrency pool of the dbt builds: unlimited by default (the advisory lock ``dbt`` already
+# keeps two builds apart, across instances too); a deployment can make Dagster queue them visibly
+# with `dagster instance concurrency set nexus_dbt 1`.
+DBT_POOL = "nexus_dbt"
 _FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 
 
@@ -88,7 +92,7 @@ def _build_chain(chain: str, context: AssetExecutionContext, dbt: DbtCliResource
 
 def _chain_assets(chain: str):
     @dbt_assets(manifest=nexus_dbt_project.manifest_path, project=nexus_dbt_project, select=CHAINS[chain],
-                dagster_dbt_translator=TRANSLATOR, name=f"dbt_{chain}")
+                dagster_dbt_translator=TRANSLATOR, name=f"dbt_{chain}", pool=DBT_POOL)
     def _assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         yield from _build_chain(chain, context, dbt, warehouse)
 
