@@ -34,8 +34,11 @@ from .partitions import range_tags
 refresh_job = define_asset_job(
     "refresh_all",
     selection=AssetSelection.all(),
-    description="Every asset: raw loads and incremental facts for the run's partition window, "
-    "then the unpartitioned marts and analytics.",
+    description="Every asset: raw loads for the run's partition window, the dbt chains (the dates "
+    "the loads changed) and the analytics.",
+    # in process by default, also for runs the daemon launches: on 2 cores the multiprocess executor
+    # is 3.6x slower (benchmarks/bench_executors.py); a run config may still choose multiprocess
+    config={"execution": {"config": {"in_process": {}}}},
 )
 
 
