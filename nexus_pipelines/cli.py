@@ -217,7 +217,10 @@ def dev(port, host):
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(port), "-h", host]
     click.echo(f"Dagster UI on http://{host}:{port} (instance in {settings.dagster_home}, storage in PostgreSQL)")
-    sys.exit(subprocess.call(command, cwd=PROJECT_ROOT))
+    # this environment's executables first: under `dagster dev`, dagster-dbt's preparation runs `dbt`
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+    sys.exit(subprocess.call(command, cwd=PROJECT_ROOT, env=env))
 
 
 if __name__ == "__main__":

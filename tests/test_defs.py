@@ -180,3 +180,13 @@ def test_the_demo_generator_is_a_development_tool_the_pipeline_never_imports():
                  if "demo" in path.read_text() and ("from ...demo" in path.read_text() or "from ..demo" in path.read_text()
                                                     or "nexus_pipelines.demo" in path.read_text())]
     assert offenders == []
+
+
+def test_runs_keep_dagsters_default_loggers():
+    """`dagster dev` and the UI show Dagster's normal logs: the definitions replace no logger."""
+    from dagster import default_loggers
+
+    assert not defs.loggers
+    job = defs.resolve_job_def("refresh_all")
+    assert set(job.loggers) == set(default_loggers())
+    assert job.loggers["console"] is default_loggers()["console"]
