@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-property test-scale dev venv clean db-stop benchmark
+.PHONY: demo test test-property test-scale dev venv clean db-stop benchmark bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test-scale: $(STAMP)
 ## make dev: the Dagster UI on http://localhost:3000 (instance stored in PostgreSQL)
 dev: $(STAMP)
 	$(BIN)/nexus dev
+
+## make bench [SCALE=s|m|l|10m]: the daily-run figures next to their goals (not part of make test; m takes ~10 min)
+SCALE ?= s
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --scale $(SCALE)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
