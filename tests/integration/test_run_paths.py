@@ -130,3 +130,13 @@ def test_every_path_grants_the_bi_role_the_marts_and_analytics_only(paths):
     for path, url in paths["urls"].items():
         count, unreadable, raw = unreadable_by_bi(url)
         assert count >= 20 and unreadable == [] and raw is False, (path, unreadable, raw)
+
+
+def test_every_mart_and_analytics_table_is_analyzed_after_its_build(paths):
+    """BI gets sane plans right away: no table waits for autovacuum's next pass for its statistics."""
+    with psycopg.connect(paths["urls"]["schedule"]) as conn:
+        rows = conn.execute(
+            "select schemaname || '.' || relname, last_analyze is not null from pg_stat_user_tables "
+            "where schemaname in ('marts', 'analytics')").fetchall()
+    assert len(rows) >= 20
+    assert [name for name, analyzed in rows if not analyzed] == []

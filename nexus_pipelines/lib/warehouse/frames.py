@@ -89,4 +89,5 @@ def replace_table(url: str, schema: str, table: str, frame: pd.DataFrame,
         with conn.cursor().copy(statement) as copy:
             for row in frame.itertuples(index=False, name=None):
                 copy.write_row([_clean(v) for v in row])
+        conn.execute(sql.SQL("analyze {}").format(ident))  # statistics for BI right away
     return len(frame)
