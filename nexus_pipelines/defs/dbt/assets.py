@@ -7,8 +7,8 @@ successful build touched (the pending changes in ``ops``, turned into dates in S
 ``lib/warehouse/changes.py``) plus the run's partition window, written to ``ops.rebuild_ranges``
 for the models to read; the partitions themselves belong to the raw loads.
 
-A chain with no pending change, the same dbt project as at its last successful build, and a clean
-previous run of the job does not invoke dbt at all and materializes nothing, so Dagster skips the
+A chain with no pending change, the same dbt project as at its last successful build, a clean
+previous run of the job and every one of its tables and views in place does not invoke dbt at all and materializes nothing, so Dagster skips the
 analytics downstream of it: a run over unchanged files costs seconds, not minutes.
 
 The chains share no model, so a failing test on events never stops the Amazon marts and an Amazon
@@ -27,7 +27,7 @@ from dagster import AssetExecutionContext, DagsterRunStatus, RunsFilter
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from ...lib.config import load_settings
-from ...lib.warehouse import changes, locks
+from ...lib.warehouse import changes, connection, locks
 from ...lib.warehouse.roles import ensure_bi_reader
 from ..partitions import window_of_run
 from ..resources import WarehouseResource
@@ -53,12 +53,24 @@ _FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatu
 
 
 @cache
+def _manifest() -> dict:
+    return json.loads(Path(nexus_dbt_project.manifest_path).read_text())
+
+
+@cache
 def bi_schemas() -> tuple[str, ...]:
     """The schemas BI reads: those of the marts models (from the manifest) and the analytics schema."""
-    manifest = json.loads(Path(nexus_dbt_project.manifest_path).read_text())
+    manifest = _manifest()
     marts = {node["schema"] for node in manifest["nodes"].values()
              if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]}
     return (*sorted(marts), load_settings().analytics_schema)
+
+
+def missing_relations(url: str, context: AssetExecutionContext) -> list[str]:
+    """The tables and views of this step's models that do not exist in the warehouse."""
+    wanted = [(node["schema"], node.get("alias") or node["name"]) for node in _manifest()["nodes"].values()
+              if node["resource_type"] == "model" and TRANSLATOR.get_asset_key(node) in context.selected_asset_keys]
+    return connection.missing_relations(url, wanted)
 
 
 def previous_run_succeeded(context: AssetExecutionContext) -> bool:
@@ -77,7 +89,7 @@ def _build_chain(chain: str, context: AssetExecutionContext, dbt: DbtCliResource
         with changes.rebuilding(warehouse.url, chain, span, session_lookback_days=lookback,
                                 fingerprint=fingerprint) as plan:
             if (not plan.has_changes and plan.built_fingerprint == fingerprint
-                    and previous_run_succeeded(context)):
+                    and previous_run_succeeded(context) and not missing_relations(warehouse.url, context)):
                 context.log.info(f"{chain}: no load changed anything since its last build and the dbt project "
                                  "is unchanged: nothing to build (downstream assets are skipped)")
                 return

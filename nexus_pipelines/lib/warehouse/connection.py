@@ -104,3 +104,10 @@ def dbt_env(url: str) -> dict[str, str]:
         "NEXUS_PG_DATABASE": str(params.get("dbname") or "postgres"),
         "NEXUS_PG_SSLMODE": str(params.get("sslmode") or "prefer"),
     }
+
+
+def missing_relations(url: str, relations: list[tuple[str, str]]) -> list[str]:
+    """Those of the (schema, name) tables or views that do not exist, as "schema.name"."""
+    with psycopg.connect(url) as conn:
+        present = set(conn.execute("select table_schema, table_name from information_schema.tables").fetchall())
+    return [f"{schema}.{name}" for schema, name in relations if (schema, name) not in present]
