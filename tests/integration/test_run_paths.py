@@ -140,3 +140,13 @@ def test_every_mart_and_analytics_table_is_analyzed_after_its_build(paths):
             "where schemaname in ('marts', 'analytics')").fetchall()
     assert len(rows) >= 20
     assert [name for name, analyzed in rows if not analyzed] == []
+
+
+def test_sessions_are_stored_in_date_order(paths):
+    """A 30-day rollup on fct_sessions reads the pages of those days: the table is in session_date order."""
+    with psycopg.connect(paths["urls"]["cli"]) as conn:
+        (correlation,) = conn.execute(
+            "select correlation from pg_stats where schemaname = 'marts' and tablename = 'fct_sessions' "
+            "and attname = 'session_date'").fetchone()
+        (sessions,) = conn.execute("select count(*) from marts.fct_sessions").fetchone()
+    assert sessions > 100 and correlation > 0.95, (sessions, correlation)

@@ -214,3 +214,5 @@ select
     device_type
 from sessions
 where {{ partition_window_filter('session_date', 'sessions') }}
+-- in date order: a 30-day BI rollup reads the pages of those days, not of the whole table
+order by session_date, started_at
