@@ -3,7 +3,13 @@
 from dagster import Definitions
 
 from .defs.analytics import analytics_assets, analytics_checks
-from .defs.automation import daily_refresh_schedule, landing_file_sensor, record_run_failures, refresh_job
+from .defs.automation import (
+    daily_refresh_schedule,
+    landing_file_sensor,
+    record_run_failures,
+    refresh_job,
+    weekly_full_checks,
+)
 from .defs.dbt.assets import dbt_asset_definitions
 from .defs.ingestion.assets import raw_assets
 from .defs.ingestion.checks import raw_asset_checks
@@ -13,7 +19,7 @@ defs = Definitions(
     assets=[*raw_assets, *dbt_asset_definitions, *analytics_assets],
     asset_checks=[*raw_asset_checks, *analytics_checks],
     jobs=[refresh_job],
-    schedules=[daily_refresh_schedule],
+    schedules=[daily_refresh_schedule, weekly_full_checks],
     sensors=[landing_file_sensor, record_run_failures],
     resources=build_resources(),
 )

@@ -5,7 +5,7 @@
 {% test business_composite_relationships(model, columns, to, to_columns=none) %}
 {%- set parent_columns = to_columns or columns -%}
 select {% for column in columns %}child.{{ column }}{{ ", " if not loop.last }}{% endfor %}
-from {{ model }} as child
+from (select * from {{ model }}) as child  -- model may be a filtered subquery (its own alias)
 where {% for column in columns %}child.{{ column }} is not null{{ " and " if not loop.last }}{% endfor %}
   and not exists (
       select 1

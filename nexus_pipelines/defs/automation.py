@@ -55,6 +55,22 @@ def daily_refresh_schedule(context: ScheduleEvaluationContext):
     return RunRequest(run_key=f"daily-{window.end}", tags=range_tags(window))
 
 
+@schedule(job=refresh_job, cron_schedule="0 7 * * 0", execution_timezone="UTC",
+          default_status=DefaultScheduleStatus.RUNNING,
+          description="Sundays at 07:00 UTC: the nightly refresh's window, with every dbt data test over "
+          "every row (the nightly runs test the rebuilt dates of the incremental facts only).")
+def weekly_full_checks(context: ScheduleEvaluationContext):
+    settings = load_settings()
+    try:
+        window = windows.lookback_window(settings.partitions_start, settings.lookback_days,
+                                         context.scheduled_execution_time or windows.utc_now())
+    except windows.EmptyWindow as exc:
+        return SkipReason(str(exc))
+    full = {"config": {"full_checks": True}}
+    return RunRequest(run_key=f"weekly-{window.end}", tags=range_tags(window),
+                      run_config={"ops": {"dbt_amazon": full, "dbt_product": full}})
+
+
 def changed_partition_dates(landing_dir, since_mtime_ns: int,
                             loaded_at: dict[str, float] | None = None) -> tuple[list[dt.date], int]:
     """Partition dates of landing files modified after ``since_mtime_ns``, and the newest mtime seen.

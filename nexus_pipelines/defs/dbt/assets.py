@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Iterator
 
-from dagster import AssetExecutionContext, DagsterRunStatus, RunsFilter
+from dagster import AssetExecutionContext, Config, DagsterRunStatus, RunsFilter
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from ...lib.config import load_settings
@@ -31,7 +31,7 @@ from ...lib.warehouse import changes, connection, locks
 from ...lib.warehouse.roles import ensure_bi_reader
 from ..partitions import window_of_run
 from ..resources import WarehouseResource
-from .project import BUILD_ARGS, keep_partial_parse, nexus_dbt_project, prepare, project_fingerprint
+from .project import BUILD_ARGS, FULL_CHECK_BUILD_ARGS, keep_partial_parse, nexus_dbt_project, prepare, project_fingerprint
 from .translator import NexusDbtTranslator
 
 prepare(nexus_dbt_project)
@@ -79,7 +79,12 @@ def previous_run_succeeded(context: AssetExecutionContext) -> bool:
     return bool(runs) and runs[0].status == DagsterRunStatus.SUCCESS
 
 
-def _build_chain(chain: str, context: AssetExecutionContext, dbt: DbtCliResource,
+class ChainConfig(Config):
+    # every data test over every row, and a build even when nothing changed (the weekly full check)
+    full_checks: bool = False
+
+
+def _build_chain(chain: str, context: AssetExecutionContext, config: ChainConfig, dbt: DbtCliResource,
                  warehouse: WarehouseResource) -> Iterator:
     window = window_of_run(context)
     span = (window.start, window.end) if window else None
@@ -88,15 +93,16 @@ def _build_chain(chain: str, context: AssetExecutionContext, dbt: DbtCliResource
     with locks.exclusive(warehouse.url, f"facts:{chain}", on_wait=context.log.info):
         with changes.rebuilding(warehouse.url, chain, span, session_lookback_days=lookback,
                                 fingerprint=fingerprint) as plan:
-            if (not plan.has_changes and plan.built_fingerprint == fingerprint
+            if (not config.full_checks and not plan.has_changes and plan.built_fingerprint == fingerprint
                     and previous_run_succeeded(context) and not missing_relations(warehouse.url, context)):
                 context.log.info(f"{chain}: no load changed anything since its last build and the dbt project "
                                  "is unchanged: nothing to build (downstream assets are skipped)")
                 return
-            context.log.info(f"{chain}: partition window {window or 'none'}; rebuilding {plan.describe()}")
+            scope = "every data test over every row" if config.full_checks else "data tests on the rebuilt dates"
+            context.log.info(f"{chain}: partition window {window or 'none'}; rebuilding {plan.describe()}; {scope}")
             warehouse.export_dbt_env()
             with locks.exclusive(warehouse.url, "dbt", on_wait=context.log.info):
-                invocation = dbt.cli(BUILD_ARGS, context=context)
+                invocation = dbt.cli(FULL_CHECK_BUILD_ARGS if config.full_checks else BUILD_ARGS, context=context)
                 yield from invocation.stream()
                 keep_partial_parse(invocation.target_path)
                 ensure_bi_reader(warehouse.url, schemas=bi_schemas())
@@ -105,8 +111,9 @@ def _build_chain(chain: str, context: AssetExecutionContext, dbt: DbtCliResource
 def _chain_assets(chain: str):
     @dbt_assets(manifest=nexus_dbt_project.manifest_path, project=nexus_dbt_project, select=CHAINS[chain],
                 dagster_dbt_translator=TRANSLATOR, name=f"dbt_{chain}", pool=DBT_POOL)
-    def _assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        yield from _build_chain(chain, context, dbt, warehouse)
+    def _assets(context: AssetExecutionContext, config: ChainConfig, dbt: DbtCliResource,
+                warehouse: WarehouseResource):
+        yield from _build_chain(chain, context, config, dbt, warehouse)
 
     return _assets
 

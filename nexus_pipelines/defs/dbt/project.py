@@ -28,11 +28,15 @@ DBT_EXECUTABLE = (str(Path(sys.executable).with_name("dbt")) if Path(sys.executa
 
 # The same vars on every invocation: the incremental facts read their dates from ops.rebuild_ranges,
 # so dbt's partial parsing is not invalidated by changing vars from one step or run to the next.
-DBT_VARS = {"rebuild_from_ops": True}
+# Data tests of the incremental facts check the rebuilt dates only; the weekly full check uses
+# FULL_CHECK_VARS (every test over every row).
+DBT_VARS = {"rebuild_from_ops": True, "tests_on_rebuilt_dates": True}
 DBT_VARS_ARGS = ["--vars", json.dumps(DBT_VARS)]
+FULL_CHECK_VARS = {"rebuild_from_ops": True, "tests_on_rebuilt_dates": False}
 # What a run builds: models and their data tests (asset checks). dbt's unit tests check the SQL,
 # not the data; they run in the test suite, not in every production build.
 BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test", *DBT_VARS_ARGS]
+FULL_CHECK_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(FULL_CHECK_VARS)]
 
 _SOURCE_FOLDERS = ("models", "macros", "seeds", "snapshots", "tests", "analyses")
 _SOURCE_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
