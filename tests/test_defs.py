@@ -190,3 +190,12 @@ def test_runs_keep_dagsters_default_loggers():
     job = defs.resolve_job_def("refresh_all")
     assert set(job.loggers) == set(default_loggers())
     assert job.loggers["console"] is default_loggers()["console"]
+
+
+def test_weekly_full_checks_runs_the_nightly_window_with_every_test():
+    schedule = defs.resolve_schedule_def("weekly_full_checks")
+    tick = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 6, 14, 7, 0, tzinfo=dt.timezone.utc))
+    request = schedule.evaluate_tick(tick).run_requests[0]
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2026-06-10", "2026-06-13")
+    assert request.run_config["ops"] == {"dbt_amazon": {"config": {"full_checks": True}},
+                                         "dbt_product": {"config": {"full_checks": True}}}

@@ -42,16 +42,23 @@ refresh_job = define_asset_job(
 )
 
 
+def _tick_window(context: ScheduleEvaluationContext) -> windows.Window | SkipReason:
+    """The latest complete day at the tick and the lookback days before it (or why there is none)."""
+    settings = load_settings()
+    try:
+        return windows.lookback_window(settings.partitions_start, settings.lookback_days,
+                                       context.scheduled_execution_time or windows.utc_now())
+    except windows.EmptyWindow as exc:
+        return SkipReason(str(exc))
+
+
 @schedule(job=refresh_job, cron_schedule="0 6 * * *", execution_timezone="UTC",
           default_status=DefaultScheduleStatus.RUNNING,
           description="Every morning at 06:00 UTC: refresh yesterday's partition and the lookback days before it.")
 def daily_refresh_schedule(context: ScheduleEvaluationContext):
-    settings = load_settings()
-    try:
-        window = windows.lookback_window(settings.partitions_start, settings.lookback_days,
-                                         context.scheduled_execution_time or windows.utc_now())
-    except windows.EmptyWindow as exc:
-        return SkipReason(str(exc))
+    window = _tick_window(context)
+    if isinstance(window, SkipReason):
+        return window
     return RunRequest(run_key=f"daily-{window.end}", tags=range_tags(window))
 
 
@@ -60,12 +67,9 @@ def daily_refresh_schedule(context: ScheduleEvaluationContext):
           description="Sundays at 07:00 UTC: the nightly refresh's window, with every dbt data test over "
           "every row (the nightly runs test the rebuilt dates of the incremental facts only).")
 def weekly_full_checks(context: ScheduleEvaluationContext):
-    settings = load_settings()
-    try:
-        window = windows.lookback_window(settings.partitions_start, settings.lookback_days,
-                                         context.scheduled_execution_time or windows.utc_now())
-    except windows.EmptyWindow as exc:
-        return SkipReason(str(exc))
+    window = _tick_window(context)
+    if isinstance(window, SkipReason):
+        return window
     full = {"config": {"full_checks": True}}
     return RunRequest(run_key=f"weekly-{window.end}", tags=range_tags(window),
                       run_config={"ops": {"dbt_amazon": full, "dbt_product": full}})
