@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -129,8 +130,6 @@ def main() -> None:
 
 
 def _day_of(relative: str) -> str:
-    import re
-
     match = re.search(r"(\d{4})-?(\d{2})-?(\d{2})", relative)
     if not match:
         raise SystemExit(f"no date in {relative}")

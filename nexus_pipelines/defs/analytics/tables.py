@@ -7,7 +7,6 @@ files read are resolved from the dbt manifest (``{fct_sessions}`` in a SQL file 
 model's schema-qualified relation), so neither a schema nor a model name is typed twice.
 """
 
-import json
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -18,7 +17,7 @@ from psycopg import sql
 
 from ...lib.config import load_settings
 from ..dbt.assets import dbt_asset_definitions
-from ..dbt.project import nexus_dbt_project
+from ..dbt.project import manifest as dbt_manifest
 
 GROUP = "analytics"
 KINDS = {"python", "postgres"}
@@ -60,9 +59,8 @@ def model(name: str) -> AssetKey:
 
 @cache
 def _dbt_relations() -> dict[str, sql.Identifier]:
-    manifest = json.loads(nexus_dbt_project.manifest_path.read_text())
     return {node["name"]: sql.Identifier(node["schema"], node.get("alias") or node["name"])
-            for node in manifest["nodes"].values() if node["resource_type"] in ("model", "seed", "snapshot")}
+            for node in dbt_manifest()["nodes"].values() if node["resource_type"] in ("model", "seed", "snapshot")}
 
 
 def relation(name: str) -> sql.Identifier:

@@ -18,9 +18,7 @@ problem never stops the product marts. dbt tests appear as asset checks and run 
 """
 
 
-import json
 from functools import cache
-from pathlib import Path
 from typing import Iterator
 
 from dagster import AssetExecutionContext, Config, DagsterRunStatus, RunsFilter
@@ -32,6 +30,7 @@ from ...lib.warehouse.roles import ensure_bi_reader
 from ..partitions import window_of_run
 from ..resources import WarehouseResource
 from .project import BUILD_ARGS, FULL_CHECK_BUILD_ARGS, keep_partial_parse, nexus_dbt_project, prepare, project_fingerprint
+from .project import manifest as dbt_manifest
 from .translator import NexusDbtTranslator
 
 prepare(nexus_dbt_project)
@@ -53,14 +52,9 @@ _FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatu
 
 
 @cache
-def _manifest() -> dict:
-    return json.loads(Path(nexus_dbt_project.manifest_path).read_text())
-
-
-@cache
 def bi_schemas() -> tuple[str, ...]:
     """The schemas BI reads: those of the marts models (from the manifest) and the analytics schema."""
-    manifest = _manifest()
+    manifest = dbt_manifest()
     marts = {node["schema"] for node in manifest["nodes"].values()
              if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]}
     return (*sorted(marts), load_settings().analytics_schema)
@@ -68,7 +62,7 @@ def bi_schemas() -> tuple[str, ...]:
 
 def missing_relations(url: str, context: AssetExecutionContext) -> list[str]:
     """The tables and views of this step's models that do not exist in the warehouse."""
-    wanted = [(node["schema"], node.get("alias") or node["name"]) for node in _manifest()["nodes"].values()
+    wanted = [(node["schema"], node.get("alias") or node["name"]) for node in dbt_manifest()["nodes"].values()
               if node["resource_type"] == "model" and TRANSLATOR.get_asset_key(node) in context.selected_asset_keys]
     return connection.missing_relations(url, wanted)
 

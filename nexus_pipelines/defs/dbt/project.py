@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+from functools import cache
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
@@ -87,6 +88,12 @@ def prepare(project: DbtProject) -> None:
 _settings = load_settings()
 nexus_dbt_project = DbtProject(project_dir=_settings.dbt_project_dir, profiles_dir=_settings.dbt_project_dir,
                                prepare_project_cli_args=["parse", "--quiet", *DBT_VARS_ARGS])
+
+
+@cache
+def manifest(project: DbtProject = nexus_dbt_project) -> dict:
+    """The parsed manifest.json, read once per process (after ``prepare``)."""
+    return json.loads(Path(project.manifest_path).read_text())
 
 
 def project_fingerprint(project: DbtProject = nexus_dbt_project) -> str:
