@@ -1,7 +1,8 @@
 """Load every landing file of one source for a window of partitions, Dagster-free.
 
-Each file is its own transaction: a file that cannot be read is reported (and recorded as
-failed in ``ops.load_manifest``) while every other file of the window still loads, so nothing
+The changed files of a window load in one transaction, each in its own savepoint: a file that
+cannot be read is reported (and recorded as failed in ``ops.load_manifest``) while every other
+file of the window still loads, so nothing
 valid is lost. ``IngestionFailed`` is raised at the end naming each unreadable file and line.
 """
 
@@ -17,7 +18,7 @@ from .landing import files_for, misnamed_files, parse_context, store_currencies
 from .warehouse.loader import (
     LoadResult,
     analyze,
-    load_file,
+    load_files,
     loader_connection,
     record_unloadable,
     remove_missing_files,
@@ -88,12 +89,10 @@ def ingest(url: str, spec: SourceSpec, landing_dir: Path, start: dt.date | None 
         for file, problem in misnamed_files(spec, landing_dir):
             record_unloadable(conn, spec, file.path, file.relative_path, problem)
             summary.misnamed.append((file.relative_path, problem))
-        for file in files:
-            try:
-                summary.results.append(load_file(conn, spec, parse_context(file, currencies), force=force))
-            except UnreadableFile as exc:
-                failures.append(exc)
-                summary.failed_files.append(file.relative_path)
+        results, failed = load_files(conn, spec, [parse_context(file, currencies) for file in files], force=force)
+        summary.results.extend(results)
+        summary.failed_files.extend(path for path, _error in failed)
+        failures.extend(error for _path, error in failed)
         if spec.partitioned and start and end:
             remove_missing_files(conn, spec, start, end, [f.relative_path for f in files])
         if summary.files_loaded:
@@ -101,3 +100,4 @@ def ingest(url: str, spec: SourceSpec, landing_dir: Path, start: dt.date | None 
     if failures:
         raise IngestionFailed(spec.name, failures, summary)
     return summary
+

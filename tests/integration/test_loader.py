@@ -122,6 +122,32 @@ def test_a_bad_new_version_of_a_file_keeps_the_previous_good_rows(fresh_db, tmp_
     assert len(table_rows(fresh_db, "amazon_orders")) == 3
 
 
+def test_a_file_breaking_mid_copy_is_undone_alone_and_the_window_still_loads(fresh_db, tmp_path):
+    """A gzip file truncated after thousands of good lines fails at its break, inside the batch's
+    one transaction: its earlier rows stay, the other day's file loads, the failure is recorded."""
+    import gzip
+
+    event = ('{"type":"track","event":"Product Viewed","messageId":"%s-%d","anonymousId":"a1",'
+             '"timestamp":"%sT10:00:00Z","properties":{"sku":"SKU-1"}}')
+    folder = tmp_path / "events"
+    folder.mkdir()
+    first = folder / "2026-03-02.jsonl.gz"
+    first.write_bytes(gzip.compress(("\n".join(event % ("old", i, "2026-03-02") for i in range(3)) + "\n").encode()))
+    ingest(fresh_db, SOURCES["events"], tmp_path, dt.date(2026, 3, 2), dt.date(2026, 3, 2))
+    # the new version: 20,000 lines (well past COPY's first blocks), then cut in the middle
+    whole = gzip.compress(("\n".join(event % ("new", i, "2026-03-02") for i in range(20000)) + "\n").encode())
+    first.write_bytes(whole[: len(whole) * 3 // 4])
+    (folder / "2026-03-03.jsonl").write_text("\n".join(event % ("next", i, "2026-03-03") for i in range(5)) + "\n")
+    with pytest.raises(IngestionFailed) as failure:
+        ingest(fresh_db, SOURCES["events"], tmp_path, dt.date(2026, 3, 2), dt.date(2026, 3, 3))
+    assert "2026-03-02.jsonl.gz" in str(failure.value) and "damaged gzip data" in str(failure.value)
+    with psycopg.connect(fresh_db) as conn:
+        ids = {r[0] for r in conn.execute("select message_id from raw.events")}
+        statuses = conn.execute("select file_path, status from ops.load_manifest order by load_id").fetchall()
+    assert ids == {f"old-{i}" for i in range(3)} | {f"next-{i}" for i in range(5)}
+    assert statuses[-2:] == [("events/2026-03-02.jsonl.gz", "failed"), ("events/2026-03-03.jsonl", "loaded")]
+
+
 def test_events_keep_resends_in_raw_and_quarantine_broken_lines(fresh_db, tmp_path):
     path = tmp_path / "events" / "2026-03-02.jsonl"
     path.parent.mkdir(parents=True)

@@ -1,9 +1,10 @@
-"""Load landing files into raw tables with COPY, one transaction per file.
+"""Load landing files into raw tables with COPY, one transaction per source and window.
 
 Loading a file first deletes what an earlier load of the same file put into ``raw.<source>``
 and ``quarantine.<source>``, then COPYs the parsed rows, then records the load in
-``ops.load_manifest`` — all in one transaction, so a crash or a bad file leaves the previous
-contents, never half of the new ones. A file whose sha256 matches its last successful load is
+``ops.load_manifest``. The changed files of one window load in one transaction, each file in its
+own savepoint, so a crash leaves the previous contents and a bad file is rolled back alone —
+never half of a file. A file whose sha256 matches its last successful load is
 skipped unless ``force`` is set.
 """
 
@@ -74,15 +75,6 @@ def _tables_ready(conn: psycopg.Connection, spec: SourceSpec) -> bool:
     return found == len(names) and others
 
 
-def _last_loaded_sha(conn: psycopg.Connection, source: str, file_path: str) -> str | None:
-    row = conn.execute(
-        """select sha256, status from ops.load_manifest
-           where source = %s and file_path = %s order by load_id desc limit 1""",
-        (source, file_path),
-    ).fetchone()
-    return row[0] if row and row[1] == "loaded" else None
-
-
 def _copy_rows(conn, spec: SourceSpec, ctx: ParseContext, batch_id: uuid.UUID) -> tuple[int, list[Rejected]]:
     columns = spec.column_names + _COPY_LINEAGE
     statement = sql.SQL("copy {} ({}) from stdin").format(
@@ -131,16 +123,6 @@ def _delete_previous(conn, spec: SourceSpec, relative_path: str) -> None:
             conn.execute(sql.SQL("truncate {}").format(sql.Identifier(schema, spec.name)))
 
 
-def _record(conn, spec, ctx, batch_id, sha, size, started, duration, read, loaded, quarantined, status, error=None):
-    conn.execute(
-        """insert into ops.load_manifest (batch_id, source, file_path, partition_date, sha256, size_bytes,
-               rows_read, rows_loaded, rows_quarantined, status, error, started_at, duration_seconds)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (batch_id, spec.name, ctx.relative_path, ctx.partition_date if spec.partitioned else None, sha, size,
-         read, loaded, quarantined, status, error, started, duration),
-    )
-
-
 @contextmanager
 def loader_connection(url: str, spec: SourceSpec, *,
                       on_wait: Callable[[str], None] | None = None) -> Iterator[psycopg.Connection]:
@@ -158,45 +140,101 @@ def loader_connection(url: str, spec: SourceSpec, *,
             yield conn
 
 
-def load_file(conn: psycopg.Connection, spec: SourceSpec, ctx: ParseContext, *, force: bool = False) -> LoadResult:
-    """Replace what ``ctx.path`` contributed to ``raw.<spec.name>``; raise UnreadableFile when it cannot be read.
+def _last_loaded_shas(conn: psycopg.Connection, source: str, file_paths: list[str]) -> dict[str, str]:
+    """file -> sha256 of its last load, for the files whose last load succeeded (one query)."""
+    rows = conn.execute(
+        """select distinct on (file_path) file_path, sha256, status from ops.load_manifest
+           where source = %s and file_path = any(%s) order by file_path, load_id desc""",
+        (source, file_paths),
+    ).fetchall()
+    return {path: sha for path, sha, status in rows if status == "loaded"}
 
-    ``conn`` comes from ``loader_connection`` (autocommit, tables prepared).
+
+@dataclass
+class _Pending:
+    ctx: ParseContext
+    sha: str
+    size: int
+    started: dt.datetime
+    seconds: float  # this file's own time: hashing, parsing and its COPY
+    loaded: int = 0
+    rejected: int = 0
+    error: UnreadableFile | None = None
+
+
+def load_files(conn: psycopg.Connection, spec: SourceSpec, contexts: list[ParseContext], *,
+               force: bool = False) -> tuple[list[LoadResult], list[tuple[str, UnreadableFile]]]:
+    """Replace what each changed file of ``contexts`` contributed to ``raw.<spec.name>``.
+
+    All changed files load in one transaction, each inside its own savepoint: a file that cannot
+    be read is rolled back alone (its earlier rows stay) and recorded as failed, every other file
+    replaces its rows, and the bookkeeping a load needs (change capture, the re-sent-event
+    reconciliation, the manifest) runs once for the batch instead of once per file. A crash
+    leaves the previous contents of every file. Unchanged files (same sha256 as their last
+    successful load) are skipped unless ``force``. Returns the per-file results and the
+    unreadable files with their relative paths. ``conn`` comes from ``loader_connection`` (autocommit, tables prepared).
     """
-    started = dt.datetime.now(dt.timezone.utc)
-    t0 = time.perf_counter()
-    sha = file_sha256(ctx.path)
-    size = ctx.path.stat().st_size
+    if not contexts:
+        return [], []
+    hashed = []
+    for ctx in contexts:
+        t0 = time.perf_counter()
+        hashed.append((ctx, file_sha256(ctx.path), ctx.path.stat().st_size, time.perf_counter() - t0))
+    last = {} if force else _last_loaded_shas(conn, spec.name, [ctx.relative_path for ctx, *_ in hashed])
+    results: list[LoadResult] = []
+    pending: list[_Pending] = []
+    for ctx, sha, size, seconds in hashed:
+        partition = ctx.partition_date if spec.partitioned else None
+        if last.get(ctx.relative_path) == sha:
+            results.append(LoadResult(spec.name, ctx.relative_path, partition, 0, 0, 0, seconds, True, sha))
+        else:
+            pending.append(_Pending(ctx, sha, size, dt.datetime.now(dt.timezone.utc), seconds))
+    if not pending:
+        return results, []
     batch_id = uuid.uuid4()
-    partition = ctx.partition_date if spec.partitioned else None
-    if not force and _last_loaded_sha(conn, spec.name, ctx.relative_path) == sha:
-        return LoadResult(spec.name, ctx.relative_path, partition, 0, 0, 0, time.perf_counter() - t0, True, sha)
-    try:
-        with conn.transaction():
-            this_file = (sql.SQL("_source_file = %s"), (ctx.relative_path,))
-            changes.capture(conn, spec.name, *this_file)  # what the old rows pointed at
-            if spec.name == "events":
-                _touch_messages(conn, *this_file)
-            _delete_previous(conn, spec, ctx.relative_path)
-            loaded, rejected = _copy_rows(conn, spec, ctx, batch_id)
-            _copy_rejects(conn, spec, ctx, batch_id, rejected)
-            conflicts = 0
-            if spec.name == "events":  # reconciling records every copy of the touched messages
-                _touch_messages(conn, *this_file)
-                conflicts = _reconcile_events(conn, batch_id).get(ctx.relative_path, 0)
-            else:
-                changes.capture(conn, spec.name, *this_file)  # and what the new ones point at
-            loaded -= conflicts
-            quarantined = len(rejected) + conflicts
-            duration = time.perf_counter() - t0
-            read = loaded + quarantined
-            _record(conn, spec, ctx, batch_id, sha, size, started, duration, read, loaded, quarantined, "loaded")
-    except UnreadableFile as exc:
-        with conn.transaction():
-            _record(conn, spec, ctx, batch_id, sha, size, started, time.perf_counter() - t0,
-                    None, None, None, "failed", str(exc))
-        raise
-    return LoadResult(spec.name, ctx.relative_path, partition, read, loaded, quarantined, duration, False, sha)
+    files = (sql.SQL("_source_file = any(%s)"), ([p.ctx.relative_path for p in pending],))
+    with conn.transaction():
+        # what the old rows point at (a file that turns out unreadable keeps its rows: recording
+        # its dates as changed too only costs a rebuild of dates that did not change)
+        changes.capture(conn, spec.name, *files)
+        if spec.name == "events":
+            _touch_messages(conn, *files)
+        for item in pending:
+            t0 = time.perf_counter()
+            try:
+                with conn.transaction():  # a savepoint: an unreadable file is undone alone
+                    _delete_previous(conn, spec, item.ctx.relative_path)
+                    item.loaded, rejected = _copy_rows(conn, spec, item.ctx, batch_id)
+                    _copy_rejects(conn, spec, item.ctx, batch_id, rejected)
+                    item.rejected = len(rejected)
+            except UnreadableFile as exc:
+                item.error = exc
+            item.seconds += time.perf_counter() - t0
+        loaded_files = (sql.SQL("_source_file = any(%s)"), ([p.ctx.relative_path for p in pending if not p.error],))
+        changes.capture(conn, spec.name, *loaded_files)  # and what the new ones point at
+        conflicts: dict[str, int] = {}
+        if spec.name == "events":  # re-decide the first copy of every message the batch touched
+            _touch_messages(conn, *loaded_files)
+            conflicts = _reconcile_events(conn, batch_id)
+        with conn.cursor().copy(
+            """copy ops.load_manifest (batch_id, source, file_path, partition_date, sha256, size_bytes, rows_read,
+                   rows_loaded, rows_quarantined, status, error, started_at, duration_seconds) from stdin"""
+        ) as copy:
+            for item in pending:
+                ctx = item.ctx
+                partition = ctx.partition_date if spec.partitioned else None
+                if item.error is not None:
+                    copy.write_row((batch_id, spec.name, ctx.relative_path, partition, item.sha, item.size, None,
+                                    None, None, "failed", str(item.error), item.started, item.seconds))
+                    continue
+                moved = conflicts.get(ctx.relative_path, 0)
+                loaded, quarantined = item.loaded - moved, item.rejected + moved
+                copy.write_row((batch_id, spec.name, ctx.relative_path, partition, item.sha, item.size,
+                                loaded + quarantined, loaded, quarantined, "loaded", None, item.started,
+                                item.seconds))
+                results.append(LoadResult(spec.name, ctx.relative_path, partition, loaded + quarantined, loaded,
+                                          quarantined, item.seconds, False, item.sha))
+    return results, [(p.ctx.relative_path, p.error) for p in pending if p.error is not None]
 
 
 def record_unloadable(conn: psycopg.Connection, spec: SourceSpec, path: Path, relative_path: str, problem: str) -> bool:
@@ -250,9 +288,10 @@ def analyze(conn: psycopg.Connection, spec: SourceSpec) -> None:
 
 def _touch_messages(conn: psycopg.Connection, predicate: sql.Composable, params: tuple) -> None:
     """Remember (for this transaction) the message ids of the raw events matching ``predicate``."""
-    conn.execute("create temp table if not exists touched_messages (message_id text) on commit drop")
+    conn.execute("create temp table if not exists touched_messages (message_id text primary key) on commit drop")
     conn.execute(
-        sql.SQL("insert into touched_messages select distinct message_id from raw.events where ") + predicate,
+        sql.SQL("insert into touched_messages select distinct message_id from raw.events where ")
+        + predicate + sql.SQL(" on conflict do nothing"),
         params,
     )
 
@@ -263,23 +302,46 @@ def _touch_messages(conn: psycopg.Connection, predicate: sql.Composable, params:
 # first depends only on the files (received_at, then partition date, file and line), never on
 # the order in which they were loaded: each load first puts back the set-aside copies of the
 # messages it touches, then decides again.
+#
+# What staging shows can change only for the touched messages, and only through rows that were
+# deleted or inserted by the load (captured by the loader) or moved between raw and quarantine
+# here: a copy that stays in raw either is the first copy or equals it, so its dates are those of
+# a captured row. Both statements therefore record the dates of the rows they move.
+_CAPTURE_MOVED = """
+changed as (
+    insert into ops.pending_changes (source, object_id, business_date)
+    select distinct 'events', null::text, (event_timestamp at time zone 'UTC')::date
+    from {rows} where event_timestamp is not null
+    union
+    select distinct 'events', anonymous_id, null::date from {rows} where anonymous_id is not null and user_id is not null
+)
+"""
+
 _RESTORE_SET_ASIDE = """
 with restored as (
     delete from quarantine.events as q
-    using (select distinct message_id from touched_messages) as t
+    using touched_messages as t
     where q.row_data is not null and q.row_data ->> 'message_id' = t.message_id
     returning q.row_data
-)
-insert into raw.events select (jsonb_populate_record(null::raw.events, row_data)).* from restored
+),
+back as (
+    insert into raw.events select (jsonb_populate_record(null::raw.events, row_data)).* from restored
+    returning event_timestamp, user_id, anonymous_id
+),
+""" + _CAPTURE_MOVED.format(rows="back") + """
+select count(*) from back
 """
 
 _SET_ASIDE_CONFLICTS = """
-with copies as (
+with repeated as (  -- only a message with two or more copies has a copy to set aside
+    select e.message_id from raw.events as e join touched_messages as t using (message_id)
+    group by e.message_id having count(*) > 1
+),
+copies as (
     select e.ctid as row_ref, e.*,
            row_number() over (partition by e.message_id
                               order by e.received_at nulls last, e._partition_date, e._source_file, e._row_number) as copy_number
-    from raw.events as e
-    where e.message_id in (select message_id from touched_messages)
+    from raw.events as e join repeated using (message_id)
 ),
 conflicts as (
     select c.row_ref, k._source_file as first_file, k._row_number as first_line
@@ -295,9 +357,10 @@ conflicts as (
 moved as (
     delete from raw.events as e using conflicts as c
     where e.ctid = c.row_ref
-    returning e._partition_date, e._source_file, e._row_number, e.message_id, to_jsonb(e) as row_data,
-              c.first_file, c.first_line
-)
+    returning e._partition_date, e._source_file, e._row_number, e.message_id, e.event_timestamp, e.user_id,
+              e.anonymous_id, to_jsonb(e) as row_data, c.first_file, c.first_line
+),
+""" + _CAPTURE_MOVED.format(rows="moved") + """
 insert into quarantine.events (_partition_date, _source_file, _row_number, raw_text, reason, _batch_id, row_data)
 select _partition_date, _source_file, _row_number, row_data::text,
        'messageId ' || message_id || ' was already loaded from ' || first_file || ' line ' || first_line
@@ -311,15 +374,13 @@ returning _source_file
 def _reconcile_events(conn: psycopg.Connection, batch_id: uuid.UUID) -> dict[str, int]:
     """Re-decide the first copy of every touched message; returns conflicting copies set aside per file.
 
-    Copies of other files may move in either direction, so the dates of every copy of a touched
-    message are recorded as changed, before and after.
+    Copies of other files may move in either direction; the dates of every row moved are
+    recorded as changed.
     """
-    touched = (sql.SQL("message_id in (select message_id from touched_messages)"), ())
-    changes.capture(conn, "events", *touched)
+    conn.execute("analyze touched_messages")  # a temp table has no statistics until analyzed
     conn.execute(_RESTORE_SET_ASIDE)
     moved: dict[str, int] = {}
     for (file_path,) in conn.execute(_SET_ASIDE_CONFLICTS, (batch_id,)).fetchall():
         moved[file_path] = moved.get(file_path, 0) + 1
-    changes.capture(conn, "events", *touched)
     conn.execute("truncate touched_messages")
     return moved
