@@ -264,6 +264,7 @@ def sqlglot_translation(code: str) -> str | None:
 
 
 def build_statement(node: dict[str, Any], code: str) -> str:
+    """The DuckDB statement that builds a model from its SQL, in its dbt materialization."""
     kind = "view" if node["config"].get("materialized") == "view" else "table"
     body = code.strip().rstrip(";")
     return f"create or replace {kind} {quote(node['schema'])}.{quote(node['alias'] or node['name'])} as\n{body}"
@@ -306,6 +307,7 @@ def build_model(duck: Any, node: dict[str, Any], code: str) -> tuple[float, str 
 
 
 def short(error: str, limit: int = 300) -> str:
+    """An error message on one line, cut to ``limit`` characters."""
     line = " ".join(error.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
@@ -367,8 +369,8 @@ def duckdb_rebuild(url: str, project_dir: Path, marts: Sequence[str] = MARTS,
     ``build_seconds`` (all models), ``models`` {model: seconds} in build order, ``rows`` /
     ``pg_rows`` {mart: row count} in DuckDB (None when skipped) and PostgreSQL, ``rows_match``,
     ``raw_rows`` / ``raw_seconds`` {schema.table: rows copied / seconds}, ``translated``
-    {model: how}, ``skipped`` {model: reason}, ``compile_seconds`` (dbt compile, not part of the
-    other figures) and the DuckDB version. The DuckDB database is a temporary file, removed at the
+    {model: [what was applied]}, ``skipped`` {model: reason}, ``compile_seconds`` (dbt compile,
+    not part of the other figures), the DuckDB version and its threads. The DuckDB database is a temporary file, removed at the
     end, unless ``keep_database`` names where to write it (for a look at the rebuilt marts).
     """
     import duckdb
@@ -385,8 +387,9 @@ def duckdb_rebuild(url: str, project_dir: Path, marts: Sequence[str] = MARTS,
         inputs = [node for node in order if node["resource_type"] in ("source", "seed", "snapshot")]
         models = [node for node in order
                   if node["resource_type"] == "model" and node["config"].get("materialized") != "ephemeral"]
-        database_path = Path(keep_database) if keep_database else scratch / "marts.duckdb"
-        database_path.unlink(missing_ok=True)
+        database_path = Path(keep_database).resolve() if keep_database else scratch / "marts.duckdb"
+        for stale in (database_path, database_path.with_name(database_path.name + ".wal")):
+            stale.unlink(missing_ok=True)
 
         with psycopg.connect(url, autocommit=True) as pg:
             timezone = pg.execute("select current_setting('TimeZone')").fetchone()[0]
@@ -396,6 +399,7 @@ def duckdb_rebuild(url: str, project_dir: Path, marts: Sequence[str] = MARTS,
 
             duck = open_duckdb(database_path, models[0]["database"], timezone, scratch / "spill")
             try:
+                threads = int(duck.execute("select current_setting('threads')").fetchone()[0])
                 raw_rows: dict[str, int] = {}
                 raw_seconds: dict[str, float] = {}
                 for node in inputs:
@@ -423,6 +427,7 @@ def duckdb_rebuild(url: str, project_dir: Path, marts: Sequence[str] = MARTS,
 
     return {
         "duckdb_version": duckdb.__version__,
+        "threads": threads,
         "compile_seconds": round(compile_seconds, 3),
         "load_seconds": round(sum(raw_seconds.values()), 3),
         "build_seconds": round(sum(seconds.values()), 3),
@@ -440,8 +445,10 @@ def duckdb_rebuild(url: str, project_dir: Path, marts: Sequence[str] = MARTS,
 def report(result: dict[str, Any]) -> str:
     """A small plain-text table of ``duckdb_rebuild``'s result."""
     lines = [
-        f"DuckDB {result['duckdb_version']}: load {result['load_seconds']:.2f} s "
-        f"({sum(result['raw_rows'].values()):,} raw rows), build {result['build_seconds']:.2f} s",
+        f"DuckDB {result['duckdb_version']}, {result['threads']} threads",
+        f"load  {result['load_seconds']:8.2f} s  ({sum(result['raw_rows'].values()):,} rows of "
+        f"{len(result['raw_rows'])} tables from PostgreSQL)",
+        f"build {result['build_seconds']:8.2f} s  ({len(result['models'])} models)",
         "",
         f"{'model':<40} {'seconds':>8} {'DuckDB rows':>12} {'PG rows':>12}",
     ]

@@ -334,3 +334,47 @@ def test_missing_top_level_section_is_unreadable(tmp_path):
         list(SOURCES["amazon_sales_traffic_by_date"].parser(ctx))
     assert info.value.problem.endswith("$: 'salesAndTrafficByAsin' is a required property")
     assert info.value.line == 1
+
+
+def test_compiled_check_agrees_with_jsonschema_on_damaged_documents():
+    """The fast compiled validator decides alone for valid documents, so it must accept and
+    reject exactly what jsonschema does: 300 random damages of a valid report."""
+    import copy
+    import random
+
+    import fastjsonschema
+
+    from nexus_pipelines.lib.formats.sales_traffic import _fast_validator
+
+    def paths(node, prefix=()):
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            yield prefix + (key,)
+            yield from paths(value, prefix + (key,))
+
+    document = report()
+    every = list(paths(document))
+    rng = random.Random(7)
+    verdicts = set()
+    for _ in range(300):
+        damaged = copy.deepcopy(document)
+        path = rng.choice(every)
+        parent = damaged
+        for key in path[:-1]:
+            parent = parent[key]
+        change = rng.choice(["delete", "text", "negative", "bad date", "null", "extra"])
+        if change == "delete" and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif change == "extra" and isinstance(parent, dict):
+            parent["unexpectedKey"] = 1
+        else:
+            parent[path[-1]] = {"text": "x", "negative": -1, "bad date": "2026-02-30", "null": None}.get(change, [])
+        by_jsonschema = not any(True for _ in report_validator().iter_errors(damaged))
+        try:
+            _fast_validator()(damaged)
+            by_compiled = True
+        except fastjsonschema.JsonSchemaException:
+            by_compiled = False
+        assert by_compiled == by_jsonschema, (path, change)
+        verdicts.add(by_jsonschema)
+    assert verdicts == {True, False}  # the damages include both kinds
