@@ -39,6 +39,7 @@ dev: $(STAMP)
 ## make bench [SCALE=s|m|l|10m]: the daily-run figures next to their goals (not part of make test; m takes ~10 min)
 SCALE ?= s
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench.py --scale $(SCALE)
 
 benchmark: $(STAMP)

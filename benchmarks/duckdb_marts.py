@@ -53,7 +53,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+
+from nexus_pipelines.lib.warehouse.connection import dbt_env  # the variables profiles.yml reads
 
 # The heaviest marts (the facts of the daily run), rebuilt with everything upstream of them.
 MARTS: tuple[str, ...] = (
@@ -153,19 +154,6 @@ def quote(identifier: str) -> str:
 def literal(text: str) -> str:
     """A DuckDB string literal."""
     return "'" + text.replace("'", "''") + "'"
-
-
-def dbt_env(url: str) -> dict[str, str]:
-    """The environment variables dbt_project/profiles.yml reads, for the warehouse at ``url``."""
-    params = conninfo_to_dict(url)
-    return {
-        "NEXUS_PG_HOST": str(params.get("host") or "localhost"),
-        "NEXUS_PG_PORT": str(params.get("port") or 5432),
-        "NEXUS_PG_USER": str(params.get("user") or "postgres"),
-        "NEXUS_PG_PASSWORD": str(params.get("password") or ""),
-        "NEXUS_PG_DATABASE": str(params.get("dbname") or "postgres"),
-        "NEXUS_PG_SSLMODE": str(params.get("sslmode") or "prefer"),
-    }
 
 
 def compile_manifest(url: str, project_dir: Path, marts: Sequence[str], target_dir: Path) -> dict[str, Any]:
@@ -370,8 +358,9 @@ def duckdb_rebuild(url: str, project_dir: Path, marts: Sequence[str] = MARTS,
     ``pg_rows`` {mart: row count} in DuckDB (None when skipped) and PostgreSQL, ``rows_match``,
     ``raw_rows`` / ``raw_seconds`` {schema.table: rows copied / seconds}, ``translated``
     {model: [what was applied]}, ``skipped`` {model: reason}, ``compile_seconds`` (dbt compile,
-    not part of the other figures), the DuckDB version and its threads. The DuckDB database is a temporary file, removed at the
-    end, unless ``keep_database`` names where to write it (for a look at the rebuilt marts).
+    not part of the other figures), the DuckDB version and its threads. The DuckDB database is a
+    temporary file, removed at the end, unless ``keep_database`` names where to write it (for a
+    look at the rebuilt marts).
     """
     import duckdb
 

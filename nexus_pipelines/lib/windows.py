@@ -82,3 +82,17 @@ def from_time_window(start: dt.datetime, end: dt.datetime) -> Window:
 
 def contains(window: Window, day: dt.date) -> bool:
     return window.start <= day <= window.end
+
+
+PERIODS = ("day", "week", "month")
+
+
+def period_start(day: dt.date, every: str) -> dt.date:
+    """The first day of the ``every`` ("day", "week": ISO week from Monday, "month") holding ``day``."""
+    if every == "day":
+        return day
+    if every == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if every == "month":
+        return day.replace(day=1)
+    raise ValueError(f"unknown period {every!r}: expected one of {', '.join(PERIODS)}")

@@ -51,3 +51,16 @@ def test_lookback_window_and_time_window_conversion():
     window = windows.from_time_window(dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 4, tzinfo=UTC))
     assert (window.start, window.end, window.days, window.keys) == (
         dt.date(2026, 3, 1), dt.date(2026, 3, 3), 3, ("2026-03-01", "2026-03-03"))
+
+
+def test_period_start_by_hand():
+    from nexus_pipelines.lib.windows import period_start
+
+    wednesday = dt.date(2026, 10, 7)
+    assert period_start(wednesday, "day") == wednesday
+    assert period_start(wednesday, "week") == dt.date(2026, 10, 5)  # the Monday
+    assert period_start(dt.date(2026, 10, 5), "week") == dt.date(2026, 10, 5)
+    assert period_start(dt.date(2026, 10, 4), "week") == dt.date(2026, 9, 28)  # a Sunday
+    assert period_start(wednesday, "month") == dt.date(2026, 10, 1)
+    with pytest.raises(ValueError, match="fortnight"):
+        period_start(wednesday, "fortnight")

@@ -5,26 +5,44 @@ Three assets, one per table, computed together (see docs/analytics.md):
 * analytics.attribution_touch_credits -- one row per conversion x touch x model;
 * analytics.channel_attribution_daily -- per conversion day x channel x model, with spend and ROAS;
 * analytics.markov_removal_effects -- one row per channel: Markov removal effect and credits.
+
+A daily run costs what changed, and gives the tables a full recompute would:
+
+* Every heuristic model and the per-conversion Shapley split depend on a conversion's own
+  touches only, so only conversions whose touches changed (new orders, re-stated orders, sessions
+  re-built or re-stitched) are credited again; the touches of every conversion are compared with
+  the stored ones in SQL.
+* The Markov fit is a fit *of a period*: it uses the conversions and non-converting journeys
+  dated before the first day of the current period (``refit_every``: day, week or month, of the
+  latest conversion date), so it moves when a new period starts or when data of earlier periods
+  changes (the fit's input path table is hashed), not with every new day; conversions are scored
+  with the fit in force. When the fit or ``half_life_days`` changes, every conversion is credited
+  again.
+* Credits are computed and written in chunks of conversions (``CHUNK_TOUCHES`` touches), so
+  memory does not grow with the history; the daily table is aggregated in SQL with exact
+  (numeric) sums, so its figures do not depend on the order rows were written in.
 """
 
 import datetime as dt
+import hashlib
 from typing import Iterator
 
-import numpy as np
 import pandas as pd
+import psycopg
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, multi_asset
+from psycopg import sql
 
 from ...lib.analytics.attribution import (
     HEURISTIC_MODELS,
     markov_removal_effects,
-    path_counts,
     touch_credits,
     weighted_touch_credits,
 )
 from ...lib.analytics.charts import grouped_bar_png
-from ...lib.warehouse.frames import read_frame, replace_table
+from ...lib.warehouse.frames import copy_frame
+from ...lib.windows import PERIODS, period_start
 from ..resources import WarehouseResource
-from .metadata import chart, preview, table_metadata
+from .metadata import chart, preview
 from .queries import load_sql
 from .tables import Table, analytics_schema, model
 
@@ -32,6 +50,7 @@ DIRECT = "Direct"
 PATH_SEPARATOR = " > "
 MODELS = (*HEURISTIC_MODELS, "markov", "shapley")
 CREDIT_TOLERANCE = 1e-9
+CHUNK_TOUCHES = 200_000  # touch rows credited (x 8 models) and written at a time
 
 # The channel groups of fct_sessions (dbt macro channel_group).
 CHANNEL_GROUPS = (
@@ -70,6 +89,9 @@ EFFECT_TYPES = {
     "converting_journeys": "bigint", "null_journeys": "bigint",
     "credited_conversions": "double precision", "credited_revenue": "double precision",
     "lookback_days": "integer", "computed_at": "timestamptz",
+    # the fit these effects come from: data dated before fitted_before; its input's hash; and the
+    # time-decay half-life the stored credits were computed with
+    "fitted_before": "date", "fit_input_hash": "text", "half_life_days": "double precision",
 }
 
 
@@ -86,25 +108,15 @@ MARKOV_REMOVAL_EFFECTS = Table(
 class AttributionConfig(Config):
     lookback_days: int = 30  # sessions up to this many days before an order are its touches
     half_life_days: float = 7.0  # time_decay: a touch this many days older weighs half as much
+    # the Markov fit uses the data before the current day / week / month of the latest conversion
+    refit_every: str = "week"
+    # credit every conversion again, not only those whose touches changed
+    full_recompute: bool = False
 
 
 def spend_channel_group(name: str) -> str:
     """The channel group a spend file's channel name stands for ("Other" when unknown)."""
     return SPEND_CHANNEL_GROUPS.get(str(name).strip().lower(), "Other")
-
-
-def path_table(touches: pd.DataFrame, null_paths: pd.DataFrame) -> pd.DataFrame:
-    """Converting paths (from the touch rows) plus the non-converting paths from SQL."""
-    converting = path_counts(touches)
-    lost = pd.DataFrame(
-        {
-            "path": [tuple(p.split(PATH_SEPARATOR)) for p in null_paths["path"]],
-            "conversions": 0,
-            "nulls": null_paths["nulls"].astype(float).to_numpy(),
-            "value": 0.0,
-        }
-    )
-    return pd.concat([converting, lost], ignore_index=True)
 
 
 def all_credits(touches: pd.DataFrame, effects: dict[str, float], half_life_days: float) -> pd.DataFrame:
@@ -132,62 +144,262 @@ def check_credits(credits: pd.DataFrame) -> None:
         raise ValueError(f"attribution credits do not sum to 1 / to the revenue:\n{sample}")
 
 
-def daily_table(credits: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
-    """Per conversion day x channel x model: credited conversions and revenue, spend and ROAS.
-
-    Spend (per day and channel group) is repeated on every model's row; days and channels with
-    spend but no credited conversion get conversions = revenue = 0.
-    """
-    credited = (
-        credits.groupby(["conversion_date", "channel", "model"], as_index=False)
-        .agg(conversions=("credit", "sum"), revenue=("credited_revenue", "sum"))
-        .rename(columns={"conversion_date": "day"})
-    )
-    spend_by_channel = (
-        spend.assign(channel=spend["spend_channel"].map(spend_channel_group))
-        .groupby(["day", "channel"], as_index=False)["spend"].sum()
-    )
-    spend_rows = spend_by_channel.merge(pd.DataFrame({"model": MODELS}), how="cross")
-    keys = ["day", "channel", "model"]
-    credited[keys] = credited[keys].astype(object)  # empty frames must not disagree on key dtypes
-    spend_rows[keys] = spend_rows[keys].astype(object)
-    daily = credited.merge(spend_rows, on=keys, how="outer")
-    daily["spend"] = daily["spend"].astype(float)
-    daily[["conversions", "revenue"]] = daily[["conversions", "revenue"]].fillna(0.0)
-    daily["roas"] = np.where(daily["spend"] > 0, daily["revenue"] / daily["spend"].where(daily["spend"] > 0), np.nan)
-    return daily.sort_values(["day", "channel", "model"], ignore_index=True)[list(DAILY_TYPES)]
 
 
-def effects_table(
-    effects: dict[str, float], credits: pd.DataFrame, touches: pd.DataFrame,
-    null_paths: pd.DataFrame, lookback_days: int, computed_at: dt.datetime,
-) -> pd.DataFrame:
-    """One row per channel: removal effect, its share, journeys touching it and Markov credits."""
-    channels = sorted(set(effects) | set(touches["channel"]))
-    total_effect = sum(effects.values())
-    markov = credits[credits["model"] == "markov"].groupby("channel")[["credit", "credited_revenue"]].sum()
-    converting = touches.groupby("channel")["conversion_id"].nunique()
-    null_journeys = {c: 0 for c in channels}
-    for path, nulls in zip(null_paths["path"], null_paths["nulls"]):
-        for channel in set(path.split(PATH_SEPARATOR)):
-            null_journeys[channel] = null_journeys.get(channel, 0) + int(nulls)
+def _fit_paths(conn: psycopg.Connection, fit_before: dt.date, lookback_days: int) -> pd.DataFrame:
+    """The Markov fit's input: converting and non-converting paths of the data before ``fit_before``."""
+    converting = conn.execute(
+        """select path, count(*)::bigint as conversions from (
+               select string_agg(channel, %(sep)s order by touch_index) as path
+               from cur_touches where conversion_date < %(fit_before)s group by conversion_id
+           ) as p group by path order by path collate "C" """,
+        {"sep": PATH_SEPARATOR, "fit_before": fit_before},
+    ).fetchall()
+    lost = conn.execute(load_sql("attribution_null_paths"),
+                        {"lookback_days": lookback_days, "fit_before": fit_before}).fetchall()
     return pd.DataFrame(
-        {
-            "channel": channels,
-            "removal_effect": [effects.get(c, 0.0) for c in channels],
-            "removal_share": [effects.get(c, 0.0) / total_effect if total_effect > 0 else 0.0 for c in channels],
-            "converting_journeys": [int(converting.get(c, 0)) for c in channels],
-            "null_journeys": [null_journeys.get(c, 0) for c in channels],
-            "credited_conversions": [float(markov["credit"].get(c, 0.0)) for c in channels],
-            "credited_revenue": [float(markov["credited_revenue"].get(c, 0.0)) for c in channels],
-            "lookback_days": lookback_days,
-            "computed_at": computed_at,
-        }
+        [(tuple(path.split(PATH_SEPARATOR)), float(n), 0.0, 0.0) for path, n in converting]
+        + [(tuple(path.split(PATH_SEPARATOR)), 0.0, float(n), 0.0) for path, n in lost],
+        columns=["path", "conversions", "nulls", "value"],
     )
 
 
-def _revenue_chart(credits: pd.DataFrame) -> MetadataValue:
-    by_model = credits.pivot_table(index="channel", columns="model", values="credited_revenue", aggfunc="sum", fill_value=0.0)
+def _input_hash(paths: pd.DataFrame, fit_before: dt.date, lookback_days: int) -> str:
+    digest = hashlib.sha256(f"{fit_before}|{lookback_days}".encode())
+    for path, conversions, nulls in zip(paths["path"], paths["conversions"], paths["nulls"]):
+        digest.update(f"|{PATH_SEPARATOR.join(path)}:{conversions:.0f}:{nulls:.0f}".encode())
+    return digest.hexdigest()
+
+
+def _stored_fit(conn: psycopg.Connection, schema: str) -> tuple[str | None, float | None, dict, object]:
+    """(input hash, half-life, effects by channel, computed_at) of the stored fit, or Nones."""
+    columns = {r[0] for r in conn.execute(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+        (schema, MARKOV_REMOVAL_EFFECTS.name)).fetchall()}
+    if not {"fit_input_hash", "half_life_days"} <= columns:
+        return None, None, {}, None
+    rows = conn.execute(sql.SQL(
+        "select channel, removal_effect, fit_input_hash, half_life_days, computed_at from {} order by channel"
+    ).format(sql.Identifier(schema, MARKOV_REMOVAL_EFFECTS.name))).fetchall()
+    if not rows:
+        return None, None, {}, None
+    return rows[0][2], rows[0][3], {r[0]: r[1] for r in rows}, rows[0][4]
+
+
+def _ensure_table(conn: psycopg.Connection, schema: str, ident: sql.Identifier, types: dict[str, str]) -> None:
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL("create table if not exists {} ({})").format(
+        ident, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in types.items())))
+    for column, pg_type in types.items():  # a newer version of the asset may add columns
+        conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
+            ident, sql.Identifier(column), sql.SQL(pg_type)))
+
+
+_TOUCH_KEY = "conversion_id, conversion_date, conversion_time, revenue, touch_index, channel, touch_time"
+
+_CHANGED_CONVERSIONS = f"""
+create temp table changed_conversions on commit drop as
+select distinct conversion_id from (
+    (select {_TOUCH_KEY} from cur_touches except select {_TOUCH_KEY} from {{credits}} where model = 'linear')
+    union all
+    (select {_TOUCH_KEY} from {{credits}} where model = 'linear' except select {_TOUCH_KEY} from cur_touches)
+) as d
+"""
+
+_DAILY = """
+insert into {daily} (day, channel, model, conversions, revenue, spend, roas)
+with credited as (
+    select conversion_date as day, channel, model,
+           sum(credit::numeric)::float8 as conversions, sum(credited_revenue::numeric)::float8 as revenue
+    from {credits} group by 1, 2, 3
+),
+mapping as (
+    select * from unnest(%(names)s::text[], %(groups)s::text[]) as m(name, channel_group)
+),
+spend as (
+    select s.spend_date as day, coalesce(m.channel_group, 'Other') as channel, sum(s.spend::numeric)::float8 as spend
+    from ({spend}) as s left join mapping as m on m.name = lower(btrim(s.channel))
+    group by 1, 2
+),
+spend_rows as (
+    select s.day, s.channel, m.model, s.spend from spend as s cross join unnest(%(models)s::text[]) as m(model)
+)
+select coalesce(c.day, s.day), coalesce(c.channel, s.channel), coalesce(c.model, s.model),
+       coalesce(c.conversions, 0), coalesce(c.revenue, 0), s.spend,
+       case when s.spend > 0 then coalesce(c.revenue, 0) / s.spend end
+from credited as c full join spend_rows as s on s.day = c.day and s.channel = c.channel and s.model = c.model
+order by 1, 2, 3
+"""
+
+
+def _credit_chunks(conn: psycopg.Connection, where: sql.Composable) -> Iterator[pd.DataFrame]:
+    """The touch rows matching ``where``, in frames of whole conversions of about CHUNK_TOUCHES rows."""
+    columns = ["conversion_id", "user_key", "conversion_date", "conversion_time", "revenue", "touch_index",
+               "channel", "touch_time", "session_id"]
+    carry: list[tuple] = []
+    with conn.cursor(name="attribution_touches") as cursor:
+        cursor.execute(sql.SQL("select {} from cur_touches where ").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
+                       + where + sql.SQL(" order by conversion_id, touch_index"))
+        while rows := cursor.fetchmany(CHUNK_TOUCHES):
+            rows = carry + rows
+            last = rows[-1][0]
+            cut = len(rows)
+            while cut > 0 and rows[cut - 1][0] == last:  # keep the last conversion whole
+                cut -= 1
+            if cut == 0:
+                carry = rows
+                continue
+            carry = rows[cut:]
+            yield pd.DataFrame(rows[:cut], columns=columns)
+    if carry:
+        yield pd.DataFrame(carry, columns=columns)
+
+
+@multi_asset(
+    specs=[table.spec([model("fct_orders_web"), model("fct_sessions"), model("stg_marketing__spend")])
+           for table in (ATTRIBUTION_TOUCH_CREDITS, CHANNEL_ATTRIBUTION_DAILY, MARKOV_REMOVAL_EFFECTS)],
+    name="channel_attribution",
+    description="Multi-touch attribution of web orders to session channels (first/last touch, last "
+    "non-direct, linear, time decay, position based, Markov removal effect, Shapley), with spend and ROAS. "
+    "Daily runs credit only the conversions whose touches changed; the Markov fit moves once a period.",
+)
+def channel_attribution(
+    context: AssetExecutionContext, config: AttributionConfig, warehouse: WarehouseResource
+) -> Iterator[MaterializeResult]:
+    if config.lookback_days < 1 or config.half_life_days <= 0:
+        raise ValueError("lookback_days must be >= 1 and half_life_days > 0")
+    if config.refit_every not in PERIODS:
+        raise ValueError(f"refit_every must be one of {', '.join(PERIODS)}, got {config.refit_every!r}")
+    schema = analytics_schema()
+    credits_t, daily_t, effects_t = (sql.Identifier(schema, t.name) for t in (
+        ATTRIBUTION_TOUCH_CREDITS, CHANNEL_ATTRIBUTION_DAILY, MARKOV_REMOVAL_EFFECTS))
+    params = {"lookback_days": config.lookback_days}
+    with psycopg.connect(warehouse.url) as conn, conn.transaction():
+        conn.execute(sql.SQL("create temp table cur_touches on commit drop as ") + load_sql("attribution_touches"), params)
+        conn.execute("create index on cur_touches (conversion_id, touch_index)")
+        conn.execute("analyze cur_touches")
+        first, last, touch_rows = conn.execute(
+            "select min(conversion_date), max(conversion_date), count(*) from cur_touches").fetchone()
+
+        # the fit in force: data before the current period (all data while there is no earlier period)
+        fit_before = period_start(last, config.refit_every) if last else dt.date(1900, 1, 1)
+        if first is not None and first >= fit_before:
+            fit_before = last + dt.timedelta(days=1)
+        paths = _fit_paths(conn, fit_before, config.lookback_days)
+        input_hash = _input_hash(paths, fit_before, config.lookback_days)
+        stored_hash, stored_half_life, stored_effects, stored_at = _stored_fit(conn, schema)
+        refit = stored_hash != input_hash
+        effects = markov_removal_effects(paths) if refit else stored_effects
+        computed_at = dt.datetime.now(dt.timezone.utc) if refit else stored_at
+
+        for ident, types in ((credits_t, CREDIT_TYPES), (daily_t, DAILY_TYPES), (effects_t, EFFECT_TYPES)):
+            _ensure_table(conn, schema, ident, types)
+        everything = refit or config.full_recompute or stored_half_life != config.half_life_days
+        if everything:
+            conn.execute(sql.SQL("truncate {}").format(credits_t))
+            which = sql.SQL("true")
+            changed = conn.execute("select count(distinct conversion_id) from cur_touches").fetchone()[0]
+        else:
+            conn.execute(sql.SQL(_CHANGED_CONVERSIONS).format(credits=credits_t))
+            changed = conn.execute("select count(*) from changed_conversions").fetchone()[0]
+            conn.execute(sql.SQL("delete from {} where conversion_id in (select conversion_id from changed_conversions)")
+                         .format(credits_t))
+            which = sql.SQL("conversion_id in (select conversion_id from changed_conversions)")
+        written = 0
+        for touches in _credit_chunks(conn, which):
+            credits = all_credits(touches, effects, config.half_life_days)
+            check_credits(credits)
+            written += copy_frame(conn, credits_t, credits[list(CREDIT_TYPES)])
+
+        conn.execute(sql.SQL("truncate {}").format(daily_t))
+        conn.execute(sql.SQL(_DAILY).format(daily=daily_t, credits=credits_t, spend=load_sql("marketing_spend_rows")), {
+            "names": list(SPEND_CHANNEL_GROUPS), "groups": list(SPEND_CHANNEL_GROUPS.values()), "models": list(MODELS)})
+        effect_rows = _effects_rows(conn, credits_t, effects, paths, config, fit_before, input_hash, computed_at)
+        conn.execute(sql.SQL("truncate {}").format(effects_t))
+        copy_frame(conn, effects_t, effect_rows)
+        for ident in (credits_t, daily_t, effects_t):
+            conn.execute(sql.SQL("analyze {}").format(ident))
+
+        credit_count = conn.execute(sql.SQL("select count(*) from {}").format(credits_t)).fetchone()[0]
+        daily = pd.DataFrame(conn.execute(sql.SQL("select * from {} order by day, channel, model").format(daily_t))
+                             .fetchall(), columns=list(DAILY_TYPES))
+        revenue = conn.execute("select coalesce(sum(revenue), 0)::float8, count(*) from (select distinct "
+                               "conversion_id, revenue from cur_touches) as c").fetchone()
+        unmapped = [r[0] for r in conn.execute(
+            sql.SQL("select distinct channel from ({}) as s where not (lower(btrim(channel)) = any(%s)) order by 1").format(
+                load_sql("marketing_spend_rows")), (list(SPEND_CHANNEL_GROUPS),)).fetchall()]
+
+    if unmapped:
+        context.log.warning(f"spend channels mapped to 'Other': {unmapped}")
+    context.log.info(
+        f"{'refitted Markov on data before ' + str(fit_before) if refit else 'Markov fit of data before ' + str(fit_before) + ' kept'}; "
+        f"credited {changed} conversion(s) ({written} rows written)")
+    yield MaterializeResult(
+        asset_key=ATTRIBUTION_TOUCH_CREDITS.key,
+        metadata={
+            "row_count": MetadataValue.int(int(credit_count)),
+            "date_range": MetadataValue.text(f"{first} .. {last}" if first else "empty"),
+            "conversions": MetadataValue.int(int(revenue[1])),
+            "conversions_credited_this_run": MetadataValue.int(int(changed)),
+            "rows_written_this_run": MetadataValue.int(int(written)),
+            "attributed_revenue": MetadataValue.float(float(revenue[0])),
+            "lookback_days": MetadataValue.int(config.lookback_days),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=CHANNEL_ATTRIBUTION_DAILY.key,
+        metadata={
+            "row_count": MetadataValue.int(len(daily)),
+            "date_range": MetadataValue.text(f"{daily['day'].min()} .. {daily['day'].max()}" if len(daily) else "empty"),
+            "preview": preview(daily),
+            "unmapped_spend_channels": MetadataValue.text(", ".join(unmapped) or "none"),
+            "revenue_by_channel": _revenue_chart(daily) if len(daily) else MetadataValue.md("no conversions"),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=MARKOV_REMOVAL_EFFECTS.key,
+        metadata={
+            "row_count": MetadataValue.int(len(effect_rows)),
+            "fitted_before": MetadataValue.text(str(fit_before)),
+            "refitted_this_run": MetadataValue.bool(bool(refit)),
+            "non_converting_journeys": MetadataValue.int(int(paths["nulls"].sum()) if len(paths) else 0),
+            "removal_effects": preview(effect_rows.drop(columns=["computed_at", "lookback_days", "fit_input_hash"])),
+        },
+    )
+
+
+def _effects_rows(conn: psycopg.Connection, credits_t: sql.Identifier, effects: dict[str, float], paths: pd.DataFrame,
+                  config: AttributionConfig, fit_before: dt.date, input_hash: str, computed_at) -> pd.DataFrame:
+    """One row per channel: removal effect, its share, journeys touching it and Markov credits."""
+    converting = dict(conn.execute(
+        "select channel, count(distinct conversion_id) from cur_touches group by channel").fetchall())
+    markov = {c: (n, r) for c, n, r in conn.execute(sql.SQL(
+        "select channel, sum(credit::numeric)::float8, sum(credited_revenue::numeric)::float8 from {} "
+        "where model = 'markov' group by channel").format(credits_t)).fetchall()}
+    null_journeys: dict[str, int] = {}
+    for path, nulls in zip(paths["path"], paths["nulls"]):
+        for channel in set(path):
+            null_journeys[channel] = null_journeys.get(channel, 0) + int(nulls)
+    channels = sorted(set(effects) | set(converting))
+    total = sum(effects.values())
+    return pd.DataFrame({
+        "channel": channels,
+        "removal_effect": [float(effects.get(c, 0.0)) for c in channels],
+        "removal_share": [effects.get(c, 0.0) / total if total > 0 else 0.0 for c in channels],
+        "converting_journeys": [int(converting.get(c, 0)) for c in channels],
+        "null_journeys": [null_journeys.get(c, 0) for c in channels],
+        "credited_conversions": [float(markov.get(c, (0.0, 0.0))[0]) for c in channels],
+        "credited_revenue": [float(markov.get(c, (0.0, 0.0))[1]) for c in channels],
+        "lookback_days": config.lookback_days,
+        "computed_at": computed_at,
+        "fitted_before": fit_before,
+        "fit_input_hash": input_hash,
+        "half_life_days": config.half_life_days,
+    }, columns=list(EFFECT_TYPES))
+
+
+def _revenue_chart(daily: pd.DataFrame) -> MetadataValue:
+    by_model = daily.pivot_table(index="channel", columns="model", values="revenue", aggfunc="sum", fill_value=0.0)
     by_model = by_model.reindex(columns=["markov", "last_touch"], fill_value=0.0).sort_values("markov", ascending=False)
     png = grouped_bar_png(
         list(by_model.index),
@@ -196,68 +408,3 @@ def _revenue_chart(credits: pd.DataFrame) -> MetadataValue:
         ylabel="revenue",
     )
     return chart(png, "revenue credited per channel, Markov vs last touch")
-
-
-@multi_asset(
-    specs=[table.spec([model("fct_orders_web"), model("fct_sessions"), model("stg_marketing__spend")])
-           for table in (ATTRIBUTION_TOUCH_CREDITS, CHANNEL_ATTRIBUTION_DAILY, MARKOV_REMOVAL_EFFECTS)],
-    name="channel_attribution",
-    description="Multi-touch attribution of web orders to session channels (first/last touch, last "
-    "non-direct, linear, time decay, position based, Markov removal effect, Shapley), with spend and ROAS.",
-)
-def channel_attribution(
-    context: AssetExecutionContext, config: AttributionConfig, warehouse: WarehouseResource
-) -> Iterator[MaterializeResult]:
-    if config.lookback_days < 1 or config.half_life_days <= 0:
-        raise ValueError("lookback_days must be >= 1 and half_life_days > 0")
-    params = {"lookback_days": config.lookback_days}
-    touches = read_frame(warehouse.url, load_sql("attribution_touches"), params)
-    null_paths = read_frame(warehouse.url, load_sql("attribution_null_paths"), params)
-    spend = read_frame(warehouse.url, load_sql("marketing_spend"))
-    computed_at = dt.datetime.now(dt.timezone.utc)
-
-    if touches.empty:
-        credits = pd.DataFrame({c: pd.Series(dtype=object) for c in CREDIT_TYPES})
-        effects: dict[str, float] = {}
-    else:
-        effects = markov_removal_effects(path_table(touches, null_paths))
-        credits = all_credits(touches, effects, config.half_life_days)
-        check_credits(credits)
-    credits = credits[list(CREDIT_TYPES)]
-    daily = daily_table(credits, spend)
-    effect_rows = effects_table(effects, credits, touches, null_paths, config.lookback_days, computed_at)
-
-    url, schema = warehouse.url, analytics_schema()
-    credit_rows = replace_table(url, schema, ATTRIBUTION_TOUCH_CREDITS.name, credits, CREDIT_TYPES)
-    daily_rows = replace_table(url, schema, CHANNEL_ATTRIBUTION_DAILY.name, daily, DAILY_TYPES)
-    effect_count = replace_table(url, schema, MARKOV_REMOVAL_EFFECTS.name, effect_rows, EFFECT_TYPES)
-
-    unmapped = sorted({n for n in spend["spend_channel"] if str(n).strip().lower() not in SPEND_CHANNEL_GROUPS})
-    if unmapped:
-        context.log.warning(f"spend channels mapped to 'Other': {unmapped}")
-    conversions = touches["conversion_id"].nunique() if len(touches) else 0
-    yield MaterializeResult(
-        asset_key=ATTRIBUTION_TOUCH_CREDITS.key,
-        metadata={
-            **table_metadata(credits, credit_rows, "conversion_date"),
-            "conversions": MetadataValue.int(int(conversions)),
-            "attributed_revenue": MetadataValue.float(float(touches.groupby("conversion_id")["revenue"].first().sum()) if len(touches) else 0.0),
-            "lookback_days": MetadataValue.int(config.lookback_days),
-        },
-    )
-    yield MaterializeResult(
-        asset_key=CHANNEL_ATTRIBUTION_DAILY.key,
-        metadata={
-            **table_metadata(daily, daily_rows, "day"),
-            "unmapped_spend_channels": MetadataValue.text(", ".join(unmapped) or "none"),
-            "revenue_by_channel": _revenue_chart(credits) if len(credits) else MetadataValue.md("no conversions"),
-        },
-    )
-    yield MaterializeResult(
-        asset_key=MARKOV_REMOVAL_EFFECTS.key,
-        metadata={
-            "row_count": MetadataValue.int(effect_count),
-            "non_converting_journeys": MetadataValue.int(int(null_paths["nulls"].sum()) if len(null_paths) else 0),
-            "removal_effects": preview(effect_rows.drop(columns=["computed_at", "lookback_days"])),
-        },
-    )

@@ -62,6 +62,27 @@ def _clean(value):
     return value
 
 
+def _column_values(series: pd.Series) -> list:
+    """A column as plain Python values, missing ones as None (vectorised; no per-value checks)."""
+    if series.dtype.kind in "iub":
+        return series.tolist()
+    if series.dtype.kind == "f":
+        return series.astype(object).where(series.notna(), None).tolist()
+    if series.dtype.kind == "M":
+        return [None if v is pd.NaT else v.to_pydatetime() for v in series]
+    return [_clean(v) for v in series.tolist()]
+
+
+def copy_frame(conn: psycopg.Connection, ident: sql.Identifier, frame: pd.DataFrame) -> int:
+    """COPY ``frame`` into the existing table ``ident`` on ``conn`` (in the caller's transaction)."""
+    statement = sql.SQL("copy {} ({}) from stdin").format(ident, sql.SQL(", ").join(map(sql.Identifier, frame.columns)))
+    columns = [_column_values(frame[c]) for c in frame.columns]
+    with conn.cursor().copy(statement) as copy:
+        for row in zip(*columns):
+            copy.write_row(row)
+    return len(frame)
+
+
 def replace_table(url: str, schema: str, table: str, frame: pd.DataFrame,
                   column_types: dict[str, str] | None = None, *, where: tuple[str, tuple] | None = None) -> int:
     """Replace ``schema.table`` (or only the rows matching ``where``) with ``frame``, via COPY, in one transaction.

@@ -4,12 +4,14 @@
 -- converting order (all their sessions if they never ordered), restricted to the lookback window
 -- ending at the last of those sessions: started_at > last_started_at - :lookback_days days.
 -- Its path is the channels of those sessions in time order, joined with ' > '.
+-- Only the data before the fit's first excluded day counts (orders and sessions dated before
+-- :fit_before), so that the fit of a period does not move as later days arrive.
 with last_orders as (
     select
         user_key,
         max(ordered_at) as last_ordered_at
     from {fct_orders_web}
-    where revenue > 0
+    where revenue > 0 and order_date < %(fit_before)s::date
     group by user_key
 ),
 
@@ -23,8 +25,8 @@ after_last_order as (
     from {fct_sessions} as s
     left join last_orders as o
         on o.user_key = s.user_key
-    where o.last_ordered_at is null
-       or s.started_at > o.last_ordered_at
+    where s.session_date < %(fit_before)s::date
+      and (o.last_ordered_at is null or s.started_at > o.last_ordered_at)
 ),
 
 journeys as (
@@ -41,4 +43,4 @@ select
     count(*)::bigint as nulls
 from journeys
 group by path
-order by path
+order by path collate "C"
