@@ -79,12 +79,19 @@ def test_daily_runs_test_the_rebuilt_dates_and_the_weekly_check_tests_every_row(
         daily = run["run_window"](dt.date(2026, 3, 4), dt.date(2026, 3, 4), instance=instance, settings=load_settings())
         # the fact's own test looks at the rebuilt dates only and passes (the whole-rebuilt marts
         # downstream do carry the bad row, and their full tests catch it the same night)
-        assert check_results(instance, daily.run_id)["not_null_fct_daily_sales_sku"] is True
+        daily_checks = check_results(instance, daily.run_id)
+        assert daily_checks["not_null_fct_daily_sales_sku"] is True
         assert "fct_sku_return_profile:not_null_fct_sku_return_profile_sku (ERROR)" in daily.failed_checks
+        # the tests of the views read the whole history: not in the daily run, only in the weekly one
+        view_test = "unique_stg_amazon__orders_order_line_id"
+        assert view_test not in daily_checks
+        assert "unique_int_returns_priced_return_id" not in daily_checks
 
         full = {"config": {"full_checks": True}}
         result = defs.resolve_job_def("refresh_all").execute_in_process(
             instance=instance, tags=range_tags(Window(dt.date(2026, 3, 4), dt.date(2026, 3, 4))),
             run_config={"ops": {"dbt_amazon": full, "dbt_product": full}}, raise_on_error=False)
-        assert check_results(instance, result.run_id)["not_null_fct_daily_sales_sku"] is False
+        weekly_checks = check_results(instance, result.run_id)
+        assert weekly_checks["not_null_fct_daily_sales_sku"] is False
+        assert weekly_checks[view_test] is True and weekly_checks["unique_int_returns_priced_return_id"] is True
         assert not result.success

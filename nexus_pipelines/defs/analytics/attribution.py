@@ -39,7 +39,7 @@ from ...lib.analytics.attribution import (
     weighted_touch_credits,
 )
 from ...lib.analytics.charts import grouped_bar_png
-from ...lib.warehouse.frames import copy_frame
+from ...lib.warehouse.frames import copy_frame, ensure_indexes
 from ...lib.windows import PERIODS, period_start
 from ..resources import WarehouseResource
 from .metadata import chart, preview
@@ -96,13 +96,13 @@ EFFECT_TYPES = {
 
 
 ATTRIBUTION_TOUCH_CREDITS = Table(
-    "attribution_touch_credits", CREDIT_TYPES, "One row per conversion x touch x attribution model: credit and credited revenue.")
+    "attribution_touch_credits", CREDIT_TYPES, "One row per conversion x touch x attribution model: credit and credited revenue.", indexes=(('conversion_id',), ('conversion_date', 'channel')))
 CHANNEL_ATTRIBUTION_DAILY = Table(
     "channel_attribution_daily", DAILY_TYPES,
-    "Per conversion day x channel x model: credited conversions and revenue, spend and ROAS.")
+    "Per conversion day x channel x model: credited conversions and revenue, spend and ROAS.", indexes=(('day', 'channel'),))
 MARKOV_REMOVAL_EFFECTS = Table(
     "markov_removal_effects", EFFECT_TYPES,
-    "One row per channel: Markov removal effect, its share, journeys touching it and Markov credits.")
+    "One row per channel: Markov removal effect, its share, journeys touching it and Markov credits.", indexes=(('channel',),))
 
 
 class AttributionConfig(Config):
@@ -186,13 +186,15 @@ def _stored_fit(conn: psycopg.Connection, schema: str) -> tuple[str | None, floa
     return rows[0][2], rows[0][3], {r[0]: r[1] for r in rows}, rows[0][4]
 
 
-def _ensure_table(conn: psycopg.Connection, schema: str, ident: sql.Identifier, types: dict[str, str]) -> None:
+def _ensure_table(conn: psycopg.Connection, schema: str, table: Table) -> None:
+    ident, types = sql.Identifier(schema, table.name), table.columns
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     conn.execute(sql.SQL("create table if not exists {} ({})").format(
         ident, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in types.items())))
     for column, pg_type in types.items():  # a newer version of the asset may add columns
         conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
             ident, sql.Identifier(column), sql.SQL(pg_type)))
+    ensure_indexes(conn, schema, table.name, table.indexes)
 
 
 _TOUCH_KEY = "conversion_id, conversion_date, conversion_time, revenue, touch_index, channel, touch_time"
@@ -292,8 +294,8 @@ def channel_attribution(
         effects = markov_removal_effects(paths) if refit else stored_effects
         computed_at = dt.datetime.now(dt.timezone.utc) if refit else stored_at
 
-        for ident, types in ((credits_t, CREDIT_TYPES), (daily_t, DAILY_TYPES), (effects_t, EFFECT_TYPES)):
-            _ensure_table(conn, schema, ident, types)
+        for table in (ATTRIBUTION_TOUCH_CREDITS, CHANNEL_ATTRIBUTION_DAILY, MARKOV_REMOVAL_EFFECTS):
+            _ensure_table(conn, schema, table)
         everything = refit or config.full_recompute or stored_half_life != config.half_life_days
         if everything:
             conn.execute(sql.SQL("truncate {}").format(credits_t))

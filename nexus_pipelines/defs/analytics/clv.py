@@ -55,15 +55,15 @@ LTV_TYPES = {
 CLV_MODEL_PARAMS = Table(
     "clv_model_params", PARAM_TYPES,
     "BG/NBD and Gamma-Gamma parameters of every fit (history kept, one set per fitted_at), fitted on "
-    "the RFM summary of identified web customers (days).")
+    "the RFM summary of identified web customers (days).", indexes=(('fitted_at',),))
 CLV_CALIBRATION = Table(
     "clv_calibration", CALIBRATION_TYPES,
-    "Calibration vs holdout accuracy of each clv_model fit, per calibration frequency.")
+    "Calibration vs holdout accuracy of each clv_model fit, per calibration frequency.", indexes=(('fitted_at',),))
 CUSTOMER_LTV = Table(
     "customer_ltv", LTV_TYPES,
     "Per identified web customer: P(alive), expected purchases in 30/90/365 days, expected order value, "
     "discounted 12-month CLV, churn-risk segment and engagement score, with the parameters of the "
-    "latest clv_model fit.")
+    "latest clv_model fit.", indexes=(('user_id',), ('churn_risk',)))
 
 
 class ClvModelConfig(Config):
@@ -83,7 +83,7 @@ def effective_holdout_days(requested: int, first_day: dt.date, observation_end: 
 def ensure_params_table(url: str) -> None:
     """Create analytics.clv_model_params if missing, changing nothing else (for customer_ltv to read)."""
     empty = pd.DataFrame({column: pd.Series(dtype=object) for column in PARAM_TYPES})
-    replace_table(url, analytics_schema(), CLV_MODEL_PARAMS.name, empty, PARAM_TYPES, where=("false", ()))
+    replace_table(url, analytics_schema(), CLV_MODEL_PARAMS.name, empty, PARAM_TYPES, where=("false", ()), indexes=CLV_MODEL_PARAMS.indexes)
 
 
 def param_rows(bgnbd: BetaGeoModel, gg: GammaGammaModel, summary: pd.DataFrame,
@@ -133,7 +133,7 @@ def _calibration(context: AssetExecutionContext, url: str, summary: pd.DataFrame
         context.log.warning(f"clv_model: no calibration report: the calibration fit failed: {exc}")
         return None
     replace_table(url, analytics_schema(), CLV_CALIBRATION.name, report, CALIBRATION_TYPES,
-                  where=("fitted_at = %s", (fitted_at,)))
+                  where=("fitted_at = %s", (fitted_at,)), indexes=CLV_CALIBRATION.indexes)
     overall = report[report["calibration_frequency"] == "all"].iloc[0]
     return {
         "calibration": preview(report.drop(columns=["fitted_at", "observation_end"])),
@@ -175,7 +175,7 @@ def clv_model(context: AssetExecutionContext, config: ClvModelConfig,
     fitted_at = dt.datetime.now(dt.timezone.utc)
     params = param_rows(bgnbd, gg, summary, fitted_at, observation_end)
     replace_table(url, analytics_schema(), CLV_MODEL_PARAMS.name, params, PARAM_TYPES,
-                  where=("fitted_at = %s", (fitted_at,)))
+                  where=("fitted_at = %s", (fitted_at,)), indexes=CLV_MODEL_PARAMS.indexes)
     yield MaterializeResult(
         asset_key=CLV_MODEL_PARAMS.key,
         metadata={
@@ -245,7 +245,7 @@ def customer_ltv(context: AssetExecutionContext, config: CustomerLtvConfig, ware
         scored["fitted_at"] = params["fitted_at"].iloc[0]
     engagement = read_frame(url, load_sql("customer_engagement"))
     table = scored.merge(engagement, on="user_id", how="left").reindex(columns=list(LTV_TYPES))
-    rows = replace_table(url, analytics_schema(), CUSTOMER_LTV.name, table, LTV_TYPES)
+    rows = replace_table(url, analytics_schema(), CUSTOMER_LTV.name, table, LTV_TYPES, indexes=CUSTOMER_LTV.indexes)
     png = _segment_chart(table)
     fitted_at = params["fitted_at"].iloc[0] if len(params) else None
     context.log.info(f"customer_ltv: {rows} customers scored with the fit of {fitted_at}")

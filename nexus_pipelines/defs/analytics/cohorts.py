@@ -29,7 +29,7 @@ COLUMN_TYPES = {
 COHORT_RETENTION = Table(
     "cohort_retention", COLUMN_TYPES,
     "Cohort retention of stitched users by first-activity (first_time) or any-activity "
-    "(recurring) week and month, offsets 0..periods.")
+    "(recurring) week and month, offsets 0..periods.", indexes=(('cohort_start',),))
 
 
 class CohortRetentionConfig(Config):
@@ -55,7 +55,7 @@ def cohort_retention(
 ) -> MaterializeResult:
     activity = read_frame(warehouse.url, load_sql("cohort_activity"))
     table = retention_long(activity, config.periods)
-    rows = replace_table(warehouse.url, analytics_schema(), COHORT_RETENTION.name, table, COHORT_RETENTION.columns)
+    rows = replace_table(warehouse.url, analytics_schema(), COHORT_RETENTION.name, table, COHORT_RETENTION.columns, indexes=COHORT_RETENTION.indexes)
     weekly = table[(table["period_grain"] == "week") & (table["mode"] == "first_time")]
     context.log.info(f"cohort_retention: {len(activity)} user-days -> {rows} rows")
     png = heatmap_png(to_wide(weekly) if len(weekly) else pd.DataFrame(), "Weekly retention (first-time cohorts)")

@@ -41,7 +41,7 @@ EXPERIMENT_RESULTS = Table(
     "experiment_results", COLUMN_TYPES,
     "A/B test results per experiment x variation x metric (conversion, revenue per user) "
     "x engine (frequentist, bayesian): lift, interval, p-value, chance to win, risk, CUPED lift and "
-    "sample-ratio-mismatch p-value.")
+    "sample-ratio-mismatch p-value.", indexes=(('experiment_id',),))
 
 
 class ExperimentConfig(Config):
@@ -134,7 +134,7 @@ def experiment_results(
     arms = read_frame(warehouse.url, load_sql("experiment_arms"))
     computed_at = dt.datetime.now(dt.timezone.utc)
     table = results_table(arms, config.alpha, computed_at) if len(arms) else pd.DataFrame(columns=list(COLUMN_TYPES))
-    rows = replace_table(warehouse.url, analytics_schema(), EXPERIMENT_RESULTS.name, table, EXPERIMENT_RESULTS.columns)
+    rows = replace_table(warehouse.url, analytics_schema(), EXPERIMENT_RESULTS.name, table, EXPERIMENT_RESULTS.columns, indexes=EXPERIMENT_RESULTS.indexes)
     srm = table.groupby("experiment_id")["srm_p_value"].first() if rows else pd.Series(dtype=float)
     shown = table[table["engine"] == "frequentist"][
         ["experiment_id", "variation_id", "metric", "users", "mean", "lift", "ci_low", "ci_high", "p_value"]

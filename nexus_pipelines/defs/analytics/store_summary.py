@@ -14,7 +14,7 @@ STORE_DAILY_SUMMARY = Table(
      "sales_7d": "double precision", "units_7d": "double precision", "sales_7d_prev": "double precision",
      "sales_wow_pct": "double precision"},
     "Per store and day: sales, units, orders, trailing 7-day sales and week-over-week change.",
-)
+, indexes=(('store_id', 'day'),))
 
 
 @multi_asset(specs=[STORE_DAILY_SUMMARY.spec([model("fct_daily_sales")])], name="store_daily_summary")
@@ -22,7 +22,7 @@ def store_daily_summary(context: AssetExecutionContext, warehouse: WarehouseReso
     daily = read_frame(warehouse.url, render(SUMMARY_SQL))
     summary = daily_store_summary(daily)[list(STORE_DAILY_SUMMARY.columns)]
     rows = replace_table(warehouse.url, analytics_schema(), STORE_DAILY_SUMMARY.name, summary,
-                         STORE_DAILY_SUMMARY.columns)
+                         STORE_DAILY_SUMMARY.columns, indexes=STORE_DAILY_SUMMARY.indexes)
     latest = summary.sort_values("day").groupby("store_id").tail(1)
     return MaterializeResult(
         metadata={

@@ -32,6 +32,7 @@ class Table:
     name: str
     columns: dict[str, str]  # column -> PostgreSQL type, in table order
     description: str
+    indexes: tuple[tuple[str, ...], ...] = ()  # column lists to index: what BI tools filter by
 
     @property
     def key(self) -> AssetKey:

@@ -92,7 +92,8 @@ def _build_chain(chain: str, context: AssetExecutionContext, config: ChainConfig
                 context.log.info(f"{chain}: no load changed anything since its last build and the dbt project "
                                  "is unchanged: nothing to build (downstream assets are skipped)")
                 return
-            scope = "every data test over every row" if config.full_checks else "data tests on the rebuilt dates"
+            scope = ("every data test over every row" if config.full_checks
+                     else "data tests of the marts, on the rebuilt dates of the incremental facts")
             context.log.info(f"{chain}: partition window {window or 'none'}; rebuilding {plan.describe()}; {scope}")
             warehouse.export_dbt_env()
             with locks.exclusive(warehouse.url, "dbt", on_wait=context.log.info):

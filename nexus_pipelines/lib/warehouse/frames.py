@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from decimal import Decimal
 
 import numpy as np
@@ -83,12 +84,22 @@ def copy_frame(conn: psycopg.Connection, ident: sql.Identifier, frame: pd.DataFr
     return len(frame)
 
 
+def ensure_indexes(conn: psycopg.Connection, schema: str, table: str, indexes: Sequence[Sequence[str]]) -> None:
+    """Create the (non-unique) indexes on ``indexes``' column lists that do not exist yet."""
+    for columns in indexes:
+        conn.execute(sql.SQL("create index if not exists {} on {} ({})").format(
+            sql.Identifier(f"{table}__{'__'.join(columns)}_idx"[:63]), sql.Identifier(schema, table),
+            sql.SQL(", ").join(map(sql.Identifier, columns))))
+
+
 def replace_table(url: str, schema: str, table: str, frame: pd.DataFrame,
-                  column_types: dict[str, str] | None = None, *, where: tuple[str, tuple] | None = None) -> int:
+                  column_types: dict[str, str] | None = None, *, where: tuple[str, tuple] | None = None,
+                  indexes: Sequence[Sequence[str]] = ()) -> int:
     """Replace ``schema.table`` (or only the rows matching ``where``) with ``frame``, via COPY, in one transaction.
 
     ``where`` is a SQL condition with %s placeholders and its parameters, e.g.
     ``("run_date = %s", (day,))``: then only those rows are replaced and the table keeps the rest.
+    ``indexes`` are column lists to index (what BI tools filter by), created once.
     """
     types = {c: (column_types or {}).get(c) or infer_pg_type(frame[c]) for c in frame.columns}
     ident = sql.Identifier(schema, table)
@@ -102,6 +113,7 @@ def replace_table(url: str, schema: str, table: str, frame: pd.DataFrame,
         for column, pg_type in types.items():  # a newer version of an asset may add columns
             conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
                 ident, sql.Identifier(column), sql.SQL(pg_type)))
+        ensure_indexes(conn, schema, table, indexes)
         if where is None:
             conn.execute(sql.SQL("truncate {}").format(ident))
         else:

@@ -1,4 +1,9 @@
-"""What is in the warehouse: per schema, each table's rows and date range (for `nexus run`)."""
+"""What is in the warehouse: per schema, each table's rows and date range (for `nexus run`).
+
+Views are listed but not counted: counting one runs its whole query over the whole history
+(the inventory aging view alone takes longer than a one-day run), so a run's summary would cost
+more than the run. Their rows are those of the tables below them.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ class TableSummary:
     schema: str
     name: str
     kind: str
-    rows: int
+    rows: int | None  # None for a view (not counted)
     first: str | None
     last: str | None
 
@@ -36,6 +41,9 @@ def summarize(url: str, schemas: tuple[str, ...] = SCHEMAS) -> list[TableSummary
     out = []
     with psycopg.connect(url) as conn:
         for schema, name, kind, date_column in conn.execute(_TABLES_SQL, (list(schemas), list(schemas))).fetchall():
+            if kind == "VIEW":
+                out.append(TableSummary(schema, name, "view", None, None, None))
+                continue
             table = sql.Identifier(schema, name)
             if date_column:
                 query = sql.SQL("select count(*), min({c})::date::text, max({c})::date::text from {t}").format(
@@ -43,7 +51,7 @@ def summarize(url: str, schemas: tuple[str, ...] = SCHEMAS) -> list[TableSummary
             else:
                 query = sql.SQL("select count(*), null, null from {t}").format(t=table)
             rows, first, last = conn.execute(query).fetchone()
-            out.append(TableSummary(schema, name, "view" if kind == "VIEW" else "table", rows, first, last))
+            out.append(TableSummary(schema, name, "table", rows, first, last))
     return out
 
 
@@ -55,5 +63,6 @@ def format_summary(tables: list[TableSummary]) -> str:
             current = t.schema
             lines.append(f"\n{t.schema}")
         dates = f"{t.first} .. {t.last}" if t.first else ""
-        lines.append(f"  {t.name:<42} {t.kind:<5} {t.rows:>12,} rows  {dates}")
+        rows = "(not counted)" if t.rows is None else f"{t.rows:>12,} rows"
+        lines.append(f"  {t.name:<42} {t.kind:<5} {rows:>17}  {dates}")
     return "\n".join(lines).lstrip("\n")

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['store_id', 'period_grain', 'period_start']}]) }}
 -- Grain: one row per store × metric_name × period_grain × period_start: every headline metric of
 -- The headline business, returns and inventory metrics in one long table for BI tools and alerting.
 --   business  'day' | 'week' | 'month'   from fct_period_comparison (same values)

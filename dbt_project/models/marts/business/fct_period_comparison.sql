@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['store_id', 'period_grain', 'period_start']}]) }}
 -- Grain: one row per store × period_grain ('day', 'week' = ISO week from Monday, 'month') ×
 -- period_start. Every headline metric of the period beside the previous period (day − 1 day,
 -- week − 7 days, month − 1 month) and the same period last year (day − 1 year, week − 52 weeks so

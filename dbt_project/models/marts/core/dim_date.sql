@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['date_day']}]) }}
 -- Grain: one row per calendar day covering every landed Amazon partition (+ a year back for
 -- same-period-last-year comparisons). Bounds come from the raw tables' indexed partition dates,
 -- so building the calendar never scans a whole table; they are widened by a day on each side for

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['store_id', 'sku']}]) }}
 -- Grain: one row per store × SKU seen in any Amazon source (int_products_unioned).
 -- Attributes come from the newest source that has them: the latest inventory snapshot, else
 -- the newest order line, else the newest return. latest_price is the newest observed price:

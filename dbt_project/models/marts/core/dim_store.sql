@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['store_id']}]) }}
 -- Grain: one row per store: every store of stores.yaml, and every store folder of the landing data
 -- that stores.yaml does not list (is_configured false, UTC calendar, no name or currency), so that
 -- their rows stay visible and joinable while the warning test on is_configured reports them.

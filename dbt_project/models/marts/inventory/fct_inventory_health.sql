@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['store_id', 'sku']}]) }}
 -- Grain: one row per store × SKU, as of the SKU's latest inventory snapshot (snapshot_date).
 -- Trailing windows are the N days ending on snapshot_date (t7 = snapshot_date - 6 .. snapshot_date).
 -- On-hand = fulfillable + reserved. Units sold = non-cancelled units ordered (fct_daily_sales).

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['activity_date']}]) }}
 -- Grain: one row per day (activity_date, UTC) from the first to the last day with activity.
 --
 -- A user (stitched, user_key) is active on a day when they have an interactive event that day,

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['week_start']}]) }}
 -- Grain: one row per ISO week (week_start, a Monday), from the first to the last week with activity.
 --
 -- PostHog's lifecycle, per week, of stitched users active in the week (a session covering one

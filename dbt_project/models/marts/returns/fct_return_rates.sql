@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['store_id', 'month_start']}]) }}
 -- Grain: one row per store × SKU × month_start × view_type.
 --   view_type 'cohort':   units ordered in the month, and the units of those orders returned at any
 --                         time later (joined on order id and SKU) — the true return rate of the

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['store_id']}]) }}
 -- Grain: one row per store × reason × detailed_disposition, over all returns.
 -- Shares are percent 0–100: of the store's returned units, and of the reason's returned units;
 -- reason_resellable_share is the share of the reason's units that came back SELLABLE.

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['store_id', 'sku']}]) }}
 -- Grain: one row per store × SKU that sold or was returned.
 -- 90-day window: orders placed in the 90 days ending on the store's latest order date; units
 -- returned are the returns of those orders (any return date). A SKU is high-return when its
