@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -223,3 +224,38 @@ def test_replace_table_copies_a_frame_and_keeps_up_with_new_columns(fresh_db):
     assert got.to_dict("records") == [{"k": "c", "v": 2.0, "n": 7}]
     replace_table(fresh_db, "analytics", "t", pd.DataFrame({"k": ["d"], "v": [3.0], "n": [8]}), where=("k = %s", ("d",)))
     assert read_frame(fresh_db, "select count(*) as rows from analytics.t")["rows"].tolist() == [2]
+
+
+def test_only_a_new_first_link_of_a_device_rebuilds_its_older_sessions(fresh_db, tmp_path):
+    """A logged-in user's everyday events do not re-key the device's history; a device linked for
+    the first time does (its earlier anonymous events now belong to the user)."""
+    from nexus_pipelines.lib.warehouse import changes
+
+    def event(day, n, anon, user=None, kind="track"):
+        body = {"type": kind, "messageId": f"{anon}-{day}-{n}", "anonymousId": anon,
+                "timestamp": f"{day}T10:00:0{n}Z"}
+        if kind == "track":
+            body["event"] = "Product Viewed"
+        if user:
+            body["userId"] = user
+        return json.dumps(body)
+
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "2026-03-02.jsonl").write_text(event("2026-03-02", 1, "a-new") + "\n")  # anonymous so far
+    (folder / "2026-03-08.jsonl").write_text(event("2026-03-08", 1, "a-known", "u-known", "identify") + "\n")
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create schema marts")  # the facts exist: a plan of dates, not a full rebuild
+        conn.execute("create table marts.fct_sessions (x int)")
+        conn.execute("create table marts.fct_goal_completions (x int)")
+    ingest(fresh_db, SOURCES["events"], tmp_path, dt.date(2026, 3, 2), dt.date(2026, 3, 8))
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        changes.consume(conn, changes.rebuild_plan(conn, "product", None))
+    # the new day: the known device's user browses again, the new device logs in for the first time
+    (folder / "2026-03-12.jsonl").write_text(
+        event("2026-03-12", 1, "a-known", "u-known") + "\n" + event("2026-03-12", 2, "a-new", "u-new", "identify") + "\n")
+    ingest(fresh_db, SOURCES["events"], tmp_path, dt.date(2026, 3, 12), dt.date(2026, 3, 12))
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        plan = changes.rebuild_plan(conn, "product", None, session_lookback_days=1)
+    days = {d.day for d in plan.dates["sessions"]}
+    assert days == {1, 2, 3, 11, 12, 13}  # a-new's March 2 (±1) and the new day (±1); not a-known's March 8

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 import yaml
 
@@ -146,3 +147,29 @@ def test_dbt_unit_tests_pass_against_the_built_warehouse(pipeline, tmp_path):
     assert unit_tests >= 10
     output = run_dbt(pipeline["url"], "test", "--select", "test_type:unit", target_dir=tmp_path / "dbt")
     assert f"PASS={unit_tests} " in output, output[-2000:]
+
+
+def test_every_mart_and_analytics_table_bi_filters_is_indexed(pipeline):
+    """BI filters by store and date: every table of marts and analytics with a store_id, a date or
+    a user key has an index starting with one of them (fct_funnel_steps, a few rows per funnel
+    step, has none of these columns)."""
+    keys = ("store_id", "user_key", "user_id", "conversion_id", "experiment_id", "channel")
+    with psycopg.connect(pipeline["url"]) as conn:
+        tables = conn.execute(
+            """select c.table_schema, c.table_name,
+                      bool_or(c.column_name = any(%s) or c.data_type = 'date') as filterable
+               from information_schema.columns as c join information_schema.tables as t using (table_schema, table_name)
+               where c.table_schema in ('marts', 'analytics') and t.table_type = 'BASE TABLE'
+               group by 1, 2""", (list(keys),)).fetchall()
+        leading = {(r[0], r[1]) for r in conn.execute(
+            """select n.nspname, t.relname from pg_index as i
+               join pg_class as t on t.oid = i.indrelid join pg_namespace as n on n.oid = t.relnamespace
+               join pg_attribute as a on a.attrelid = t.oid and a.attnum = i.indkey[0]
+               join information_schema.columns as c
+                 on c.table_schema = n.nspname and c.table_name = t.relname and c.column_name = a.attname
+               where n.nspname in ('marts', 'analytics') and (a.attname = any(%s) or c.data_type = 'date'
+                     or a.attname in ('cohort_start', 'period_grain', 'fitted_at', 'week_start'))""",
+            (list(keys),)).fetchall()}
+    unindexed = sorted(f"{s}.{t}" for s, t, filterable in tables if filterable and (s, t) not in leading)
+    assert len(tables) > 25
+    assert unindexed == []

@@ -96,13 +96,16 @@ EFFECT_TYPES = {
 
 
 ATTRIBUTION_TOUCH_CREDITS = Table(
-    "attribution_touch_credits", CREDIT_TYPES, "One row per conversion x touch x attribution model: credit and credited revenue.", indexes=(('conversion_id',), ('conversion_date', 'channel')))
+    "attribution_touch_credits", CREDIT_TYPES, "One row per conversion x touch x attribution model: credit and credited revenue.",
+    indexes=(("conversion_id",), ("conversion_date", "channel")))
 CHANNEL_ATTRIBUTION_DAILY = Table(
     "channel_attribution_daily", DAILY_TYPES,
-    "Per conversion day x channel x model: credited conversions and revenue, spend and ROAS.", indexes=(('day', 'channel'),))
+    "Per conversion day x channel x model: credited conversions and revenue, spend and ROAS.",
+    indexes=(("day", "channel"),))
 MARKOV_REMOVAL_EFFECTS = Table(
     "markov_removal_effects", EFFECT_TYPES,
-    "One row per channel: Markov removal effect, its share, journeys touching it and Markov credits.", indexes=(('channel',),))
+    "One row per channel: Markov removal effect, its share, journeys touching it and Markov credits.",
+    indexes=(("channel",),))
 
 
 class AttributionConfig(Config):

@@ -55,15 +55,18 @@ LTV_TYPES = {
 CLV_MODEL_PARAMS = Table(
     "clv_model_params", PARAM_TYPES,
     "BG/NBD and Gamma-Gamma parameters of every fit (history kept, one set per fitted_at), fitted on "
-    "the RFM summary of identified web customers (days).", indexes=(('fitted_at',),))
+    "the RFM summary of identified web customers (days).",
+    indexes=(("fitted_at",),))
 CLV_CALIBRATION = Table(
     "clv_calibration", CALIBRATION_TYPES,
-    "Calibration vs holdout accuracy of each clv_model fit, per calibration frequency.", indexes=(('fitted_at',),))
+    "Calibration vs holdout accuracy of each clv_model fit, per calibration frequency.",
+    indexes=(("fitted_at",),))
 CUSTOMER_LTV = Table(
     "customer_ltv", LTV_TYPES,
     "Per identified web customer: P(alive), expected purchases in 30/90/365 days, expected order value, "
     "discounted 12-month CLV, churn-risk segment and engagement score, with the parameters of the "
-    "latest clv_model fit.", indexes=(('user_id',), ('churn_risk',)))
+    "latest clv_model fit.",
+    indexes=(("user_id",), ("churn_risk",)))
 
 
 class ClvModelConfig(Config):

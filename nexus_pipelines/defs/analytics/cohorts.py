@@ -29,7 +29,8 @@ COLUMN_TYPES = {
 COHORT_RETENTION = Table(
     "cohort_retention", COLUMN_TYPES,
     "Cohort retention of stitched users by first-activity (first_time) or any-activity "
-    "(recurring) week and month, offsets 0..periods.", indexes=(('cohort_start',),))
+    "(recurring) week and month, offsets 0..periods.",
+    indexes=(("cohort_start",),))
 
 
 class CohortRetentionConfig(Config):

@@ -29,7 +29,8 @@ COLUMN_TYPES = {
 USER_ENGAGEMENT = Table(
     "user_engagement", COLUMN_TYPES,
     "Engagement score 0-100 per stitched user with sessions: weighted percentile ranks of recency, "
-    "sessions in the last 30 days and page views per session.", indexes=(('user_key',),))
+    "sessions in the last 30 days and page views per session.",
+    indexes=(("user_key",),))
 TIERS = ("high", "medium", "low")
 
 

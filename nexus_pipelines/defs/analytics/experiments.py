@@ -41,7 +41,8 @@ EXPERIMENT_RESULTS = Table(
     "experiment_results", COLUMN_TYPES,
     "A/B test results per experiment x variation x metric (conversion, revenue per user) "
     "x engine (frequentist, bayesian): lift, interval, p-value, chance to win, risk, CUPED lift and "
-    "sample-ratio-mismatch p-value.", indexes=(('experiment_id',),))
+    "sample-ratio-mismatch p-value.",
+    indexes=(("experiment_id",),))
 
 
 class ExperimentConfig(Config):

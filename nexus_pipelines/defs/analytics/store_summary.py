@@ -14,7 +14,7 @@ STORE_DAILY_SUMMARY = Table(
      "sales_7d": "double precision", "units_7d": "double precision", "sales_7d_prev": "double precision",
      "sales_wow_pct": "double precision"},
     "Per store and day: sales, units, orders, trailing 7-day sales and week-over-week change.",
-, indexes=(('store_id', 'day'),))
+    indexes=(("store_id", "day"),))
 
 
 @multi_asset(specs=[STORE_DAILY_SUMMARY.spec([model("fct_daily_sales")])], name="store_daily_summary")

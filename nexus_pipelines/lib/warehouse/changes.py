@@ -7,8 +7,9 @@ at in ``ops.pending_changes``:
 * orders: the store, the order id and the purchase time of every line (old and new versions);
 * returns: the store, the order id and the return time;
 * Sales and Traffic by date, inventory: the store and the report / snapshot date;
-* events: the UTC event date, and the anonymous ids that a row links to a user id (a new
-  identity link re-keys every earlier event of that device);
+* events: the UTC event date, and the anonymous ids whose first link to a user id the rows may
+  change (a new first link re-keys every earlier event of that device; a device already linked
+  earlier by other rows keeps its user);
 * stores.yaml: "rebuild everything" (time zones and currencies shape every date).
 
 Before an incremental dbt step runs, :func:`rebuild_plan` turns the pending changes of its
@@ -82,8 +83,14 @@ _CAPTURE = {
     "events": (
         "select distinct null, null, null::timestamptz, (event_timestamp at time zone 'UTC')::date "
         "from {table} where {pred} and event_timestamp is not null "
-        "union select distinct null, anonymous_id, null::timestamptz, null::date "
-        "from {table} where {pred} and anonymous_id is not null and user_id is not null"
+        # a device is re-linked only when its first link (int_identity_map: the earliest event
+        # carrying both ids wins) can change: when none of the other rows links it earlier than
+        # these rows do. A logged-in user's everyday events re-link nothing.
+        "union select distinct null, c.anonymous_id, null::timestamptz, null::date "
+        "from (select anonymous_id, min(event_timestamp) as first_at from {table} "
+        "      where {pred} and anonymous_id is not null and user_id is not null group by anonymous_id) as c "
+        "where not exists (select 1 from {table} as o where o.anonymous_id = c.anonymous_id "
+        "                  and o.user_id is not null and o.event_timestamp < c.first_at and not ({pred}))"
     ),
 }
 REBUILD_ALL_SOURCES = {"stores"}

@@ -26,8 +26,11 @@ LINEAGE_COLUMNS = (
 
 # Expression indexes that the dbt models' filters can use (name suffix -> indexed expression).
 # Partitioned product facts filter events on their UTC date, not on the file's partition date.
+# Each value is the index's column list in parentheses, optionally followed by a WHERE clause.
+# identity_link: the change capture's "is this device linked earlier by other rows" lookup.
 EXTRA_INDEXES = {
-    "events": {"event_date": "((event_timestamp at time zone 'UTC')::date)", "message_id": "(message_id)"},
+    "events": {"event_date": "(((event_timestamp at time zone 'UTC')::date))", "message_id": "((message_id))",
+               "identity_link": "(anonymous_id, event_timestamp) where anonymous_id is not null and user_id is not null"},
 }
 
 MANIFEST_DDL = """
@@ -81,7 +84,7 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceSpec) -> None:
         )
     for suffix, expression in EXTRA_INDEXES.get(spec.name, {}).items():
         conn.execute(
-            sql.SQL("create index if not exists {} on {} ({})").format(
+            sql.SQL("create index if not exists {} on {} {}").format(
                 sql.Identifier(f"{spec.name}_{suffix}_idx"), table, sql.SQL(expression)
             )
         )

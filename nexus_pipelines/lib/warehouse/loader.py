@@ -26,7 +26,7 @@ from psycopg.types.json import set_json_dumps
 
 from ..formats.base import ParseContext, ParsedRow, Rejected, SourceSpec, UnreadableFile
 from . import changes, locks
-from .ddl import LINEAGE_COLUMNS, QUARANTINE_SCHEMA, RAW_SCHEMA, ensure_raw_table, ensure_schemas
+from .ddl import EXTRA_INDEXES, LINEAGE_COLUMNS, QUARANTINE_SCHEMA, RAW_SCHEMA, ensure_raw_table, ensure_schemas
 
 _COPY_LINEAGE = [name for name, _ in LINEAGE_COLUMNS if name != "_loaded_at"]
 
@@ -72,7 +72,9 @@ def _tables_ready(conn: psycopg.Connection, spec: SourceSpec) -> bool:
         "and column_name = 'row_data')",
         (QUARANTINE_SCHEMA, spec.name),
     ).fetchone()[0]
-    return found == len(names) and others
+    indexes = [f"{RAW_SCHEMA}.{spec.name}_{suffix}_idx" for suffix in EXTRA_INDEXES.get(spec.name, {})]
+    indexed = all(conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0] for name in indexes)
+    return found == len(names) and others and indexed
 
 
 def _copy_rows(conn, spec: SourceSpec, ctx: ParseContext, batch_id: uuid.UUID) -> tuple[int, list[Rejected]]:
