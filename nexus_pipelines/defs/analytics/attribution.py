@@ -18,9 +18,9 @@ A daily run costs what changed, and gives the tables a full recompute would:
   changes (the fit's input path table is hashed), not with every new day; conversions are scored
   with the fit in force. When the fit or ``half_life_days`` changes, every conversion is credited
   again.
-* Credits are computed and written in chunks of conversions (``CHUNK_TOUCHES`` touches), so
-  memory does not grow with the history; the daily table is aggregated in SQL with exact
-  (numeric) sums, so its figures do not depend on the order rows were written in.
+* Credits are computed and written in chunks of conversions (``CHUNK_TOUCHES`` touches), one
+  model at a time, so memory does not grow with the history; the daily table is aggregated in
+  SQL with exact (numeric) sums, so its figures do not depend on the order rows were written in.
 """
 
 import datetime as dt
@@ -50,7 +50,7 @@ DIRECT = "Direct"
 PATH_SEPARATOR = " > "
 MODELS = (*HEURISTIC_MODELS, "markov", "shapley")
 CREDIT_TOLERANCE = 1e-9
-CHUNK_TOUCHES = 200_000  # touch rows credited (x 8 models) and written at a time
+CHUNK_TOUCHES = 100_000  # touch rows read, credited (one model at a time) and written at a time
 
 # The channel groups of fct_sessions (dbt macro channel_group).
 CHANNEL_GROUPS = (
@@ -122,17 +122,17 @@ def spend_channel_group(name: str) -> str:
     return SPEND_CHANNEL_GROUPS.get(str(name).strip().lower(), "Other")
 
 
-def all_credits(touches: pd.DataFrame, effects: dict[str, float], half_life_days: float) -> pd.DataFrame:
-    """Credits of every touch under every model, stacked (column ``model``)."""
-    frames = [
-        touch_credits(touches, model, half_life_days=half_life_days, direct_label=DIRECT)
-        for model in HEURISTIC_MODELS
-    ]
-    frames.append(weighted_touch_credits(touches, effects))
-    frames.append(weighted_touch_credits(touches, None))
-    for model, frame in zip(MODELS, frames):
+def model_credits(touches: pd.DataFrame, effects: dict[str, float], half_life_days: float) -> Iterator[pd.DataFrame]:
+    """Credits of every touch, one model at a time (column ``model``): one frame in memory at once."""
+    for model in MODELS:
+        if model == "markov":
+            frame = weighted_touch_credits(touches, effects)
+        elif model == "shapley":
+            frame = weighted_touch_credits(touches, None)
+        else:
+            frame = touch_credits(touches, model, half_life_days=half_life_days, direct_label=DIRECT)
         frame["model"] = model
-    return pd.concat(frames, ignore_index=True)
+        yield frame
 
 
 def check_credits(credits: pd.DataFrame) -> None:
@@ -312,9 +312,9 @@ def channel_attribution(
             which = sql.SQL("conversion_id in (select conversion_id from changed_conversions)")
         written = 0
         for touches in _credit_chunks(conn, which):
-            credits = all_credits(touches, effects, config.half_life_days)
-            check_credits(credits)
-            written += copy_frame(conn, credits_t, credits[list(CREDIT_TYPES)])
+            for credits in model_credits(touches, effects, config.half_life_days):
+                check_credits(credits)
+                written += copy_frame(conn, credits_t, credits[list(CREDIT_TYPES)])
 
         conn.execute(sql.SQL("truncate {}").format(daily_t))
         conn.execute(sql.SQL(_DAILY).format(daily=daily_t, credits=credits_t, spend=load_sql("marketing_spend_rows")), {
