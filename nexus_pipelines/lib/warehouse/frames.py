@@ -25,11 +25,28 @@ _PG_TYPES = {
 }
 
 
+READ_CHUNK_ROWS = 50_000
+
+
 def read_frame(url: str, query: str | sql.Composable, params: tuple | dict | None = None) -> pd.DataFrame:
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
+    """The result of ``query`` as a DataFrame, fetched in chunks from a server-side cursor.
+
+    Rows arrive as tuples, which cost several times the memory of the values they hold; the
+    values are moved into one list per column chunk by chunk, so the tuples of the whole result
+    never exist at once (the frame is then built from the columns, with the same type inference
+    as from the rows).
+    """
+    with psycopg.connect(url) as conn, conn.transaction(), conn.cursor(name="read_frame") as cur:
         cur.execute(query, params)
-        columns = [d.name for d in cur.description]
-        return pd.DataFrame(cur.fetchall(), columns=columns)
+        names = [d.name for d in cur.description]
+        columns: list[list] = [[] for _ in names]
+        while rows := cur.fetchmany(READ_CHUNK_ROWS):
+            for column, values in zip(columns, zip(*rows)):
+                column.extend(values)
+            del rows
+        if len(set(names)) < len(names):  # repeated column names: a frame from rows keeps them all
+            return pd.DataFrame(list(zip(*columns)), columns=names)
+        return pd.DataFrame(dict(zip(names, columns)), columns=names)
 
 
 def infer_pg_type(series: pd.Series) -> str:
