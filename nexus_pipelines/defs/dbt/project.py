@@ -23,6 +23,8 @@ from dagster_dbt import DbtCliResource, DbtProject
 
 from ...lib.config import load_settings
 
+from .translator import FULL_HISTORY_TAG
+
 # dbt from the same environment as this interpreter (the venv need not be on PATH), else PATH's.
 DBT_EXECUTABLE = (str(Path(sys.executable).with_name("dbt")) if Path(sys.executable).with_name("dbt").exists()
                   else shutil.which("dbt") or "dbt")
@@ -38,7 +40,6 @@ FULL_CHECK_VARS = {"rebuild_from_ops": True, "tests_on_rebuilt_dates": False}
 # not the data; they run in the test suite, not in every production build. The tests tagged
 # full_history (those of the staging and intermediate views, which read the whole history: see
 # dbt_project.yml) run in the weekly full check only.
-FULL_HISTORY_TAG = "full_history"
 BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test", "--exclude", f"tag:{FULL_HISTORY_TAG}", *DBT_VARS_ARGS]
 FULL_CHECK_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(FULL_CHECK_VARS)]
 
