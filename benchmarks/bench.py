@@ -41,7 +41,8 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 NEXUS = Path(sys.executable).with_name("nexus")
-START = dt.date(2026, 1, 5)
+# the generated history ends on the latest complete UTC day, so that every day of it can be run
+START = dt.date(2026, 1, 5)  # replaced in main() by the first day of the scale's history
 SCALES = {  # generate options
     "s": dict(days=60, stores=2, skus=20, users=2000),
     "m": dict(days=180, stores=4, skus=60, users=10000),
@@ -203,6 +204,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary NEXUS_HOME")
     args = parser.parse_args()
     options = SCALES[args.scale]
+    from nexus_pipelines.lib.windows import latest_complete_day
+
+    global START
+    START = latest_complete_day() - dt.timedelta(days=options["days"] - 1)
     home = Path(tempfile.mkdtemp(prefix=f"nexus-bench-{args.scale}-"))
     figures: list[tuple[str, str, str]] = []
     try:
