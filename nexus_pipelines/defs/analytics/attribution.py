@@ -283,8 +283,7 @@ def channel_attribution(
         conn.execute(sql.SQL("create temp table cur_touches on commit drop as ") + load_sql("attribution_touches"), params)
         conn.execute("create index on cur_touches (conversion_id, touch_index)")
         conn.execute("analyze cur_touches")
-        first, last, touch_rows = conn.execute(
-            "select min(conversion_date), max(conversion_date), count(*) from cur_touches").fetchone()
+        first, last = conn.execute("select min(conversion_date), max(conversion_date) from cur_touches").fetchone()
 
         # the fit in force: data before the current period (all data while there is no earlier period)
         fit_before = period_start(last, config.refit_every) if last else dt.date(1900, 1, 1)
