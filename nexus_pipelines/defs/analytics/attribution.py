@@ -39,7 +39,7 @@ from ...lib.analytics.attribution import (
     weighted_touch_credits,
 )
 from ...lib.analytics.charts import grouped_bar_png
-from ...lib.warehouse.frames import copy_frame, ensure_indexes
+from ...lib.warehouse.frames import copy_frame, ensure_table
 from ...lib.windows import PERIODS, period_start
 from ..resources import WarehouseResource
 from .metadata import chart, preview
@@ -189,17 +189,6 @@ def _stored_fit(conn: psycopg.Connection, schema: str) -> tuple[str | None, floa
     return rows[0][2], rows[0][3], {r[0]: r[1] for r in rows}, rows[0][4]
 
 
-def _ensure_table(conn: psycopg.Connection, schema: str, table: Table) -> None:
-    ident, types = sql.Identifier(schema, table.name), table.columns
-    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-    conn.execute(sql.SQL("create table if not exists {} ({})").format(
-        ident, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in types.items())))
-    for column, pg_type in types.items():  # a newer version of the asset may add columns
-        conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
-            ident, sql.Identifier(column), sql.SQL(pg_type)))
-    ensure_indexes(conn, schema, table.name, table.indexes)
-
-
 _TOUCH_KEY = "conversion_id, conversion_date, conversion_time, revenue, touch_index, channel, touch_time"
 
 _CHANGED_CONVERSIONS = f"""
@@ -297,7 +286,7 @@ def channel_attribution(
         computed_at = dt.datetime.now(dt.timezone.utc) if refit else stored_at
 
         for table in (ATTRIBUTION_TOUCH_CREDITS, CHANNEL_ATTRIBUTION_DAILY, MARKOV_REMOVAL_EFFECTS):
-            _ensure_table(conn, schema, table)
+            ensure_table(conn, schema, table.name, table.columns, table.indexes)
         everything = refit or config.full_recompute or stored_half_life != config.half_life_days
         if everything:
             conn.execute(sql.SQL("truncate {}").format(credits_t))

@@ -109,6 +109,20 @@ def ensure_indexes(conn: psycopg.Connection, schema: str, table: str, indexes: S
             sql.SQL(", ").join(map(sql.Identifier, columns))))
 
 
+def ensure_table(conn: psycopg.Connection, schema: str, table: str, types: dict[str, str],
+                 indexes: Sequence[Sequence[str]] = ()) -> None:
+    """Create ``schema.table`` with ``types`` (column -> PostgreSQL type) if missing, add the
+    columns a newer version brings, and its indexes (in the caller's transaction)."""
+    ident = sql.Identifier(schema, table)
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL("create table if not exists {} ({})").format(
+        ident, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in types.items())))
+    for column, pg_type in types.items():  # a newer version of an asset may add columns
+        conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
+            ident, sql.Identifier(column), sql.SQL(pg_type)))
+    ensure_indexes(conn, schema, table, indexes)
+
+
 def replace_table(url: str, schema: str, table: str, frame: pd.DataFrame,
                   column_types: dict[str, str] | None = None, *, where: tuple[str, tuple] | None = None,
                   indexes: Sequence[Sequence[str]] = ()) -> int:
@@ -121,23 +135,11 @@ def replace_table(url: str, schema: str, table: str, frame: pd.DataFrame,
     types = {c: (column_types or {}).get(c) or infer_pg_type(frame[c]) for c in frame.columns}
     ident = sql.Identifier(schema, table)
     with psycopg.connect(url) as conn, conn.transaction():
-        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-        conn.execute(
-            sql.SQL("create table if not exists {} ({})").format(
-                ident, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in types.items())
-            )
-        )
-        for column, pg_type in types.items():  # a newer version of an asset may add columns
-            conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
-                ident, sql.Identifier(column), sql.SQL(pg_type)))
-        ensure_indexes(conn, schema, table, indexes)
+        ensure_table(conn, schema, table, types, indexes)
         if where is None:
             conn.execute(sql.SQL("truncate {}").format(ident))
         else:
             conn.execute(sql.SQL("delete from {} where ").format(ident) + sql.SQL(where[0]), where[1])
-        statement = sql.SQL("copy {} ({}) from stdin").format(ident, sql.SQL(", ").join(map(sql.Identifier, frame.columns)))
-        with conn.cursor().copy(statement) as copy:
-            for row in frame.itertuples(index=False, name=None):
-                copy.write_row([_clean(v) for v in row])
+        copy_frame(conn, ident, frame)
         conn.execute(sql.SQL("analyze {}").format(ident))  # statistics for BI right away
     return len(frame)
