@@ -28,21 +28,31 @@ from nexus_pipelines.lib.warehouse.connection import warehouse_url, with_databas
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--days", type=int, default=10)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="nexus-bench-exec-"))
     os.environ.update(NEXUS_HOME=str(home), NEXUS_PARTITIONS_START="2026-01-01")
     landing = home / "landing"
-    generate(landing, start=__import__("datetime").date(2026, 3, 1), days=args.days, stores=2, skus=10, users=400)
+    generate(
+        landing, start=__import__("datetime").date(2026, 3, 1), days=args.days, stores=2, skus=10, users=400
+    )
     os.environ["NEXUS_LANDING_DIR"] = str(landing)
     admin = warehouse_url(load_settings())
-    tags = {"dagster/asset_partition_range_start": "2026-03-01",
-            "dagster/asset_partition_range_end": (__import__("datetime").date(2026, 3, 1)
-                                                  + __import__("datetime").timedelta(days=args.days - 1)).isoformat()}
+    tags = {
+        "dagster/asset_partition_range_start": "2026-03-01",
+        "dagster/asset_partition_range_end": (
+            __import__("datetime").date(2026, 3, 1) + __import__("datetime").timedelta(days=args.days - 1)
+        ).isoformat(),
+    }
     figures = {}
     try:
-        for mode, config in (("in_process", {"in_process": {}}), ("multiprocess", {"multiprocess": {"max_concurrent": 2}})):
+        for mode, config in (
+            ("in_process", {"in_process": {}}),
+            ("multiprocess", {"multiprocess": {"max_concurrent": 2}}),
+        ):
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(f"bench_{mode}")))
             os.environ["NEXUS_DATABASE_URL"] = with_database(admin, f"bench_{mode}")
@@ -51,8 +61,12 @@ def main() -> None:
 
             with DagsterInstance.get() as instance:
                 t0 = time.perf_counter()
-                result = execute_job(reconstructable(refresh_job), instance=instance, tags=tags,
-                                     run_config={"execution": {"config": config}})
+                result = execute_job(
+                    reconstructable(refresh_job),
+                    instance=instance,
+                    tags=tags,
+                    run_config={"execution": {"config": config}},
+                )
                 figures[mode] = (time.perf_counter() - t0, result.success)
         print(f"\n{args.days} days, 2 stores, 2 cores")
         for mode, (seconds, ok) in figures.items():

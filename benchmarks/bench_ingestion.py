@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from nexus_pipelines.demo import generate
 from nexus_pipelines.lib.config import load_settings
 from nexus_pipelines.lib.formats import SOURCES
 from nexus_pipelines.lib.ingestion import ingest
-from nexus_pipelines.demo import generate
 from nexus_pipelines.lib.warehouse.connection import warehouse_url
 
 

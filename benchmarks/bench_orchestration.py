@@ -43,10 +43,14 @@ def _env(home: Path) -> dict[str, str]:
 
 def _nexus(home: Path, *args: str) -> tuple[float, str]:
     t0 = time.perf_counter()
-    done = subprocess.run([str(NEXUS), *args], cwd=ROOT, env=_env(home), capture_output=True, text=True)
+    done = subprocess.run(
+        [str(NEXUS), *args], cwd=ROOT, env=_env(home), capture_output=True, text=True, check=False
+    )
     wall = time.perf_counter() - t0
     if done.returncode != 0:
-        raise SystemExit(f"nexus {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+        raise SystemExit(
+            f"nexus {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        )
     return wall, done.stdout + done.stderr
 
 
@@ -66,7 +70,9 @@ def _work_seconds(warehouse_url: str, since_epoch: float, home: Path) -> tuple[f
     with psycopg.connect(warehouse_url) as conn:
         load = conn.execute(
             "select coalesce(sum(duration_seconds), 0) from ops.load_manifest "
-            "where started_at >= to_timestamp(%s)", (since_epoch,)).fetchone()[0]
+            "where started_at >= to_timestamp(%s)",
+            (since_epoch,),
+        ).fetchone()[0]
     dbt = 0.0
     for results in (ROOT / "dbt_project" / "target").rglob("run_results.json"):
         if results.stat().st_mtime < since_epoch:
@@ -90,7 +96,9 @@ def _touch_one_day(landing: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the temporary NEXUS_HOME")
     args = parser.parse_args()
@@ -122,7 +130,7 @@ def main() -> None:
             print(f"{label:<24} {wall:>8.1f} {events:>8} {work:>8.1f} {overhead:>11.1f}")
         print("goals: unchanged < 20 s; one-day overhead < 15 s")
     finally:
-        subprocess.run([str(NEXUS), "db", "stop"], cwd=ROOT, env=_env(home), capture_output=True)
+        subprocess.run([str(NEXUS), "db", "stop"], cwd=ROOT, env=_env(home), capture_output=True, check=False)
         if args.keep:
             print(f"kept {home}")
         else:

@@ -19,8 +19,8 @@ import psycopg
 from dagster import DagsterEventType, DagsterInstance
 from psycopg import sql
 
-from nexus_pipelines.lib.config import load_settings
 from nexus_pipelines.demo import generate
+from nexus_pipelines.lib.config import load_settings
 from nexus_pipelines.lib.warehouse.connection import warehouse_url, with_database
 
 

@@ -104,12 +104,18 @@ REWRITES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     # PostgreSQL's numeric without precision is exact to any precision; DuckDB's DECIMAL without
     # one is DECIMAL(18, 3) and rounds to 3 decimals (a z-score of 1.6449 becomes 1.645). A double
     # is the nearest DuckDB type (about 16 significant digits).
-    ("numeric without precision -> double",
-     re.compile(r"(::\s*|\bas\s+)(?:numeric|decimal)\b(?!\s*\()", re.IGNORECASE), r"\1double"),
+    (
+        "numeric without precision -> double",
+        re.compile(r"(::\s*|\bas\s+)(?:numeric|decimal)\b(?!\s*\()", re.IGNORECASE),
+        r"\1double",
+    ),
     # extract(epoch from x) -> pg_epoch(x) (PostgreSQL's numeric, see POSTGRES_COMPATIBILITY): the
     # closing parenthesis of extract( closes pg_epoch(.
-    ("extract(epoch from x) -> numeric",
-     re.compile(r"\bextract\s*\(\s*epoch\s+from\s+", re.IGNORECASE), "pg_epoch("),
+    (
+        "extract(epoch from x) -> numeric",
+        re.compile(r"\bextract\s*\(\s*epoch\s+from\s+", re.IGNORECASE),
+        "pg_epoch(",
+    ),
 )
 
 # information_schema.columns.data_type -> DuckDB type; numeric in duckdb_type, anything else
@@ -164,14 +170,24 @@ def compile_manifest(url: str, project_dir: Path, marts: Sequence[str], target_d
     dbt = Path(sys.executable).with_name("dbt")
     command = [
         str(dbt) if dbt.exists() else (shutil.which("dbt") or "dbt"),
-        "compile", "--full-refresh", "--quiet",
-        "--vars", json.dumps(FULL_REBUILD_VARS),
-        "--select", *(f"+{mart}" for mart in marts),
-        "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-        "--target-path", str(target_dir), "--log-path", str(target_dir / "logs"),
+        "compile",
+        "--full-refresh",
+        "--quiet",
+        "--vars",
+        json.dumps(FULL_REBUILD_VARS),
+        "--select",
+        *(f"+{mart}" for mart in marts),
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target-path",
+        str(target_dir),
+        "--log-path",
+        str(target_dir / "logs"),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_PG_")} | dbt_env(url)
-    result = subprocess.run(command, cwd=project_dir, env=env, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=project_dir, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"dbt compile failed:\n{(result.stdout + result.stderr)[-5000:]}")
     return json.loads((target_dir / "manifest.json").read_text())
@@ -195,8 +211,11 @@ def upstream_in_order(manifest: dict[str, Any], marts: Iterable[str]) -> list[st
         ordered.append(unique_id)
 
     for mart in marts:
-        candidates = [uid for uid, node in manifest["nodes"].items()
-                      if node["resource_type"] == "model" and node["name"] == mart]
+        candidates = [
+            uid
+            for uid, node in manifest["nodes"].items()
+            if node["resource_type"] == "model" and node["name"] == mart
+        ]
         if not candidates:
             raise RuntimeError(f"model {mart} is not in the dbt project")
         visit(candidates[0])
@@ -224,18 +243,24 @@ def load_table(pg: psycopg.Connection, duck: Any, schema: str, table: str, scrat
     """
     columns = pg_columns(pg, schema, table)
     duck.execute(f"create schema if not exists {quote(schema)}")
-    duck.execute(f"create or replace table {quote(schema)}.{quote(table)} ("
-                 + ", ".join(f"{quote(name)} {kind}" for name, kind in columns) + ")")
+    duck.execute(
+        f"create or replace table {quote(schema)}.{quote(table)} ("
+        + ", ".join(f"{quote(name)} {kind}" for name, kind in columns)
+        + ")"
+    )
     path = scratch / f"{schema}.{table}.csv"
     query = sql.SQL("copy (select {columns} from {table}) to stdout (format csv)").format(
         columns=sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
-        table=sql.Identifier(schema, table))
+        table=sql.Identifier(schema, table),
+    )
     try:
         with path.open("wb") as out, pg.cursor().copy(query) as copy:
             for block in copy:
                 out.write(block)
-        duck.execute(f"copy {quote(schema)}.{quote(table)} from {literal(str(path))} "
-                     "(format csv, header false, nullstr '', allow_quoted_nulls false)")
+        duck.execute(
+            f"copy {quote(schema)}.{quote(table)} from {literal(str(path))} "
+            "(format csv, header false, nullstr '', allow_quoted_nulls false)"
+        )
     finally:
         path.unlink(missing_ok=True)
     return duck.execute(f"select count(*) from {quote(schema)}.{quote(table)}").fetchone()[0]
@@ -255,7 +280,9 @@ def build_statement(node: dict[str, Any], code: str) -> str:
     """The DuckDB statement that builds a model from its SQL, in its dbt materialization."""
     kind = "view" if node["config"].get("materialized") == "view" else "table"
     body = code.strip().rstrip(";")
-    return f"create or replace {kind} {quote(node['schema'])}.{quote(node['alias'] or node['name'])} as\n{body}"
+    return (
+        f"create or replace {kind} {quote(node['schema'])}.{quote(node['alias'] or node['name'])} as\n{body}"
+    )
 
 
 def rewrite(code: str) -> tuple[str, list[str]]:
@@ -323,8 +350,9 @@ def open_duckdb(path: Path, database: str, timezone: str, spill: Path) -> Any:
     return duck
 
 
-def build_models(duck: Any, manifest: dict[str, Any], models: Sequence[dict[str, Any]]
-                 ) -> tuple[dict[str, float], dict[str, list[str]], dict[str, str]]:
+def build_models(
+    duck: Any, manifest: dict[str, Any], models: Sequence[dict[str, Any]]
+) -> tuple[dict[str, float], dict[str, list[str]], dict[str, str]]:
     """Build ``models`` in order: ({model: seconds}, {model: translations}, {model: why skipped})."""
     for schema in sorted({model["schema"] for model in models}):
         duck.execute(f"create schema if not exists {quote(schema)}")
@@ -333,8 +361,11 @@ def build_models(duck: Any, manifest: dict[str, Any], models: Sequence[dict[str,
     skipped: dict[str, str] = {}
     for model in models:
         name = model["name"]
-        blocked = [manifest["nodes"][parent]["name"] for parent in model["depends_on"]["nodes"]
-                   if parent in manifest["nodes"] and manifest["nodes"][parent]["name"] in skipped]
+        blocked = [
+            manifest["nodes"][parent]["name"]
+            for parent in model["depends_on"]["nodes"]
+            if parent in manifest["nodes"] and manifest["nodes"][parent]["name"] in skipped
+        ]
         if blocked:
             skipped[name] = f"depends on skipped {', '.join(blocked)}"
             continue
@@ -349,8 +380,9 @@ def build_models(duck: Any, manifest: dict[str, Any], models: Sequence[dict[str,
     return seconds, translated, skipped
 
 
-def duckdb_rebuild(url: str, project_dir: Path, marts: Sequence[str] = MARTS,
-                   keep_database: Path | None = None) -> dict[str, Any]:
+def duckdb_rebuild(
+    url: str, project_dir: Path, marts: Sequence[str] = MARTS, keep_database: Path | None = None
+) -> dict[str, Any]:
     """Rebuild ``marts`` (with their upstream models) in DuckDB from the raw rows of the warehouse at ``url``.
 
     ``project_dir`` is the dbt project. Returns ``load_seconds`` (raw tables PostgreSQL → DuckDB),
@@ -374,8 +406,11 @@ def duckdb_rebuild(url: str, project_dir: Path, marts: Sequence[str] = MARTS,
         order = [nodes[uid] for uid in upstream_in_order(manifest, marts)]
         # tables read as they are in PostgreSQL; ephemeral models are inlined by dbt in their children
         inputs = [node for node in order if node["resource_type"] in ("source", "seed", "snapshot")]
-        models = [node for node in order
-                  if node["resource_type"] == "model" and node["config"].get("materialized") != "ephemeral"]
+        models = [
+            node
+            for node in order
+            if node["resource_type"] == "model" and node["config"].get("materialized") != "ephemeral"
+        ]
         database_path = Path(keep_database).resolve() if keep_database else scratch / "marts.duckdb"
         for stale in (database_path, database_path.with_name(database_path.name + ".wal")):
             stale.unlink(missing_ok=True)
@@ -405,10 +440,16 @@ def duckdb_rebuild(url: str, project_dir: Path, marts: Sequence[str] = MARTS,
                 pg_rows: dict[str, int] = {}
                 for mart in marts:
                     schema, table = by_name[mart]["schema"], by_name[mart]["alias"] or mart
-                    rows[mart] = (None if mart in skipped else duck.execute(
-                        f"select count(*) from {quote(schema)}.{quote(table)}").fetchone()[0])
+                    rows[mart] = (
+                        None
+                        if mart in skipped
+                        else duck.execute(f"select count(*) from {quote(schema)}.{quote(table)}").fetchone()[
+                            0
+                        ]
+                    )
                     pg_rows[mart] = pg.execute(
-                        sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))).fetchone()[0]
+                        sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))
+                    ).fetchone()[0]
             finally:
                 duck.close()
     finally:
@@ -445,7 +486,7 @@ def report(result: dict[str, Any]) -> str:
         duck_rows = result["rows"].get(name)
         pg_rows = result["pg_rows"].get(name)
         mark = "" if duck_rows == pg_rows else "  MISMATCH"
-        counts = (f" {duck_rows:>12,} {pg_rows:>12,}{mark}" if name in result["pg_rows"] else "")
+        counts = f" {duck_rows:>12,} {pg_rows:>12,}{mark}" if name in result["pg_rows"] else ""
         note = f"  ({'; '.join(result['translated'][name])})" if name in result["translated"] else ""
         lines.append(f"{name:<40} {took:>8.3f}{counts}{note}")
     for name, reason in result["skipped"].items():
@@ -456,8 +497,12 @@ def report(result: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url", help="libpq / psycopg URL of the warehouse after a full run")
-    parser.add_argument("--project-dir", type=Path, default=Path(__file__).resolve().parents[1] / "dbt_project")
-    parser.add_argument("--keep-database", type=Path, help="write the DuckDB database to this file and keep it")
+    parser.add_argument(
+        "--project-dir", type=Path, default=Path(__file__).resolve().parents[1] / "dbt_project"
+    )
+    parser.add_argument(
+        "--keep-database", type=Path, help="write the DuckDB database to this file and keep it"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     args = parser.parse_args(argv)
     result = duckdb_rebuild(args.url, args.project_dir, keep_database=args.keep_database)

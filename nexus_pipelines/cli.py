@@ -39,16 +39,28 @@ def main() -> None:
 # ---------------------------------------------------------------- generate
 def _generate_options(f):
     options = [
-        click.option("--seed", default=42, show_default=True, help="Random seed; the same seed gives the same files."),
-        click.option("--start", "start", default="2026-03-01", show_default=True, callback=_date, help="First day."),
+        click.option(
+            "--seed", default=42, show_default=True, help="Random seed; the same seed gives the same files."
+        ),
+        click.option(
+            "--start", "start", default="2026-03-01", show_default=True, callback=_date, help="First day."
+        ),
         click.option("--days", default=180, show_default=True, help="Number of daily partitions."),
         click.option("--stores", default=2, show_default=True, help="Amazon stores."),
         click.option("--skus", default=20, show_default=True, help="SKUs per store."),
         click.option("--users", default=3000, show_default=True, help="Web-store users."),
-        click.option("--events-per-day", type=int, default=None, help="Average events per day (default: from --users)."),
-        click.option("--bad-rows", default=0.0, show_default=True, help="Share of malformed data lines to inject."),
-        click.option("--out", type=click.Path(path_type=Path), default=None,
-                     help="Landing folder to write (default: NEXUS_LANDING_DIR)."),
+        click.option(
+            "--events-per-day", type=int, default=None, help="Average events per day (default: from --users)."
+        ),
+        click.option(
+            "--bad-rows", default=0.0, show_default=True, help="Share of malformed data lines to inject."
+        ),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Landing folder to write (default: NEXUS_LANDING_DIR).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -59,8 +71,16 @@ def _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, 
     from .demo import generate
 
     out = out or _settings().landing_dir
-    params = dict(seed=seed, start=start, days=days, stores=stores, skus=skus, users=users,
-                  events_per_day=events_per_day, bad_rows=bad_rows)
+    params = {
+        "seed": seed,
+        "start": start,
+        "days": days,
+        "stores": stores,
+        "skus": skus,
+        "users": users,
+        "events_per_day": events_per_day,
+        "bad_rows": bad_rows,
+    }
     stamp = out / ".generated.json"
     wanted = json.dumps(params, default=str, sort_keys=True)
     if reuse and stamp.exists() and stamp.read_text() == wanted:
@@ -97,7 +117,7 @@ def _run(start, end, force, verbose: bool = False) -> bool:
         click.echo(f"materializing every asset (landing folder {settings.landing_dir}) ...")
         outcome = run_window(start, end, force=force, settings=settings, on_line=None if verbose else show)
     except NothingToRun as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     elapsed = time.perf_counter() - t0
     for run_id in outcome.swept_runs:
         click.echo(f"marked failed: run {run_id} (its process ended without finishing it)", err=True)
@@ -122,12 +142,14 @@ def _describe_database(settings: Settings) -> str:
     from .lib.warehouse.connection import warehouse_url
 
     if settings.embedded:
-        return f"embedded PostgreSQL, data in {settings.pgdata}; connect with `nexus db psql` or `psql \"$(nexus db url)\"`"
+        return f'embedded PostgreSQL, data in {settings.pgdata}; connect with `nexus db psql` or `psql "$(nexus db url)"`'
     return "NEXUS_DATABASE_URL (" + warehouse_url(settings).split("@")[-1] + ")"
 
 
-@main.command(help="Materialize every asset, in dependency order, for every partition with landing files "
-                   "(or the given range), in one run with the configured Dagster instance.")
+@main.command(
+    help="Materialize every asset, in dependency order, for every partition with landing files "
+    "(or the given range), in one run with the configured Dagster instance."
+)
 @click.option("--from", "start", callback=_date, default=None, help="First partition (YYYY-MM-DD).")
 @click.option("--to", "end", callback=_date, default=None, help="Last partition (YYYY-MM-DD).")
 @click.option("--force", is_flag=True, help="Reload landing files even when unchanged since their last load.")
@@ -153,7 +175,9 @@ def db():
     pass
 
 
-@db.command(help="Start the embedded PostgreSQL server (no-op when running or when NEXUS_DATABASE_URL is set).")
+@db.command(
+    help="Start the embedded PostgreSQL server (no-op when running or when NEXUS_DATABASE_URL is set)."
+)
 def start():
     from .lib.warehouse.connection import warehouse_url
 
@@ -216,7 +240,9 @@ def dev(port, host):
     prepare_dagster_home(settings)
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(port), "-h", host]
-    click.echo(f"Dagster UI on http://{host}:{port} (instance in {settings.dagster_home}, storage in PostgreSQL)")
+    click.echo(
+        f"Dagster UI on http://{host}:{port} (instance in {settings.dagster_home}, storage in PostgreSQL)"
+    )
     # this environment's executables first: under `dagster dev`, dagster-dbt's preparation runs `dbt`
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}

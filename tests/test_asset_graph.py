@@ -49,6 +49,9 @@ def test_asset_graph_matches_its_snapshot():
         SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
         SNAPSHOT.write_text(current)
     expected = SNAPSHOT.read_text()
-    diff = "".join(difflib.unified_diff(expected.splitlines(True), current.splitlines(True),
-                                        "snapshot", "current graph", n=2))
+    diff = "".join(
+        difflib.unified_diff(
+            expected.splitlines(True), current.splitlines(True), "snapshot", "current graph", n=2
+        )
+    )
     assert not diff, f"the asset graph changed (NEXUS_UPDATE_SNAPSHOT=1 to accept):\n{diff}"

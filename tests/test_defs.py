@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context
 
@@ -44,17 +45,17 @@ def test_dbt_tests_are_asset_checks():
 
 def test_daily_schedule_requests_the_latest_partition_with_lookback():
     schedule = defs.resolve_schedule_def("daily_refresh_schedule")
-    context = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 6, 10, 6, 0, tzinfo=dt.timezone.utc))
+    context = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 6, 10, 6, 0, tzinfo=dt.UTC))
     request = schedule.evaluate_tick(context).run_requests[0]
     # the last complete partition on 2026-06-10 is 2026-06-09; lookback 3 days → 06-06 .. 06-09
     assert request.tags[RANGE_START_TAG] == "2026-06-06"
     assert request.tags[RANGE_END_TAG] == "2026-06-09"
     # two days after the partitions start the lookback is clipped to the start
-    early = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 1, 3, 6, 0, tzinfo=dt.timezone.utc))
+    early = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 1, 3, 6, 0, tzinfo=dt.UTC))
     request = schedule.evaluate_tick(early).run_requests[0]
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2026-01-01", "2026-01-02")
     # on the first day no partition has ended: the tick skips and says why
-    first = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.timezone.utc))
+    first = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.UTC))
     result = schedule.evaluate_tick(first)
     assert not result.run_requests and "2025-12-31" in result.skip_message
 
@@ -87,8 +88,8 @@ def test_configuration_comes_from_environment_only_through_config():
     for root, _dirs, files in os.walk(os.path.join(os.path.dirname(__file__), "..", "nexus_pipelines")):
         for name in files:
             if name.endswith(".py") and name != "config.py":
-                text = open(os.path.join(root, name)).read()
-                if "os.environ.get(\"NEXUS" in text or "getenv(\"NEXUS" in text:
+                text = Path(root, name).read_text()
+                if 'os.environ.get("NEXUS' in text or 'getenv("NEXUS' in text:
                     offenders.append(name)
     assert offenders == []
 
@@ -104,25 +105,42 @@ def test_landing_sensor_keeps_working_with_a_misnamed_file(tmp_path, monkeypatch
     sensor = defs.resolve_sensor_def("landing_file_sensor")
     with DagsterInstance.ephemeral() as instance:
         result = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=None))
-    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in result.run_requests] == [("2026-03-04", "2026-03-04")]
+    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in result.run_requests] == [
+        ("2026-03-04", "2026-03-04")
+    ]
 
 
 def test_rebuild_dates_compress_to_contiguous_ranges():
     from nexus_pipelines.lib.warehouse.changes import RebuildPlan, to_ranges
 
     days = [dt.date(2026, 3, d) for d in (5, 1, 2, 3, 3, 9)]
-    assert to_ranges(days) == [(dt.date(2026, 3, 1), dt.date(2026, 3, 3)), (dt.date(2026, 3, 5), dt.date(2026, 3, 5)),
-                               (dt.date(2026, 3, 9), dt.date(2026, 3, 9))]
+    assert to_ranges(days) == [
+        (dt.date(2026, 3, 1), dt.date(2026, 3, 3)),
+        (dt.date(2026, 3, 5), dt.date(2026, 3, 5)),
+        (dt.date(2026, 3, 9), dt.date(2026, 3, 9)),
+    ]
     plan = RebuildPlan(("events",), 7, domains=("sessions",), dates={"sessions": days})
-    assert plan.dbt_vars() == {"rebuild_ranges": {"sessions": [["2026-03-01", "2026-03-03"], ["2026-03-05", "2026-03-05"],
-                                                               ["2026-03-09", "2026-03-09"]]}}
-    assert RebuildPlan(("stores",), 1, everything=True, domains=("orders",)).dbt_vars() == {"rebuild_ranges": {"orders": "all"}}
+    assert plan.dbt_vars() == {
+        "rebuild_ranges": {
+            "sessions": [
+                ["2026-03-01", "2026-03-03"],
+                ["2026-03-05", "2026-03-05"],
+                ["2026-03-09", "2026-03-09"],
+            ]
+        }
+    }
+    assert RebuildPlan(("stores",), 1, everything=True, domains=("orders",)).dbt_vars() == {
+        "rebuild_ranges": {"orders": "all"}
+    }
 
 
 def test_dbt_chains_keep_amazon_and_product_apart():
     g = graph()
-    step = {key: defs.resolve_assets_def(key).node_def.name for key in g.get_all_asset_keys()
-            if defs.resolve_assets_def(key).node_def.name.startswith("dbt_")}
+    step = {
+        key: defs.resolve_assets_def(key).node_def.name
+        for key in g.get_all_asset_keys()
+        if defs.resolve_assets_def(key).node_def.name.startswith("dbt_")
+    }
     assert step[AssetKey(["fct_daily_sales"])] == "dbt_amazon"
     assert step[AssetKey(["fct_sessions"])] == "dbt_product"
     assert step[AssetKey(["stg_events__events"])] == "dbt_product"
@@ -143,8 +161,9 @@ def test_dbt_chains_keep_amazon_and_product_apart():
             if other is not None:
                 assert other.split("_")[1] == chain, (key, parent)
             elif parent.path[0] == "raw":
-                assert (parent.path[1] == "events" or parent.path[1] == "marketing_spend") == (chain == "product") \
-                    or parent.path[1] == "stores", (key, parent)
+                assert (parent.path[1] == "events" or parent.path[1] == "marketing_spend") == (
+                    chain == "product"
+                ) or parent.path[1] == "stores", (key, parent)
 
 
 def test_lib_imports_nothing_from_defs():
@@ -158,16 +177,21 @@ def test_lib_imports_nothing_from_defs():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 module = node.module or ""
-                absolute = module.startswith("nexus_pipelines.defs") or module.startswith("nexus_pipelines.definitions")
-                relative_up = node.level >= 2 and (module.startswith("defs") or module.startswith("definitions")
-                                                    or (node.level >= 3 and module == ""))
+                absolute = module.startswith(("nexus_pipelines.defs", "nexus_pipelines.definitions"))
+                relative_up = node.level >= 2 and (
+                    module.startswith(("defs", "definitions")) or (node.level >= 3 and module == "")
+                )
                 if absolute or relative_up:
                     offenders.append(f"{path.relative_to(lib)}:{node.lineno}")
-            elif isinstance(node, ast.Import):
-                if any(a.name.startswith(("nexus_pipelines.defs", "nexus_pipelines.definitions", "dagster"))
-                       for a in node.names):
-                    offenders.append(f"{path.relative_to(lib)}:{node.lineno}")
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("dagster", "dagster_dbt"):
+            elif isinstance(node, ast.Import) and any(
+                a.name.startswith(("nexus_pipelines.defs", "nexus_pipelines.definitions", "dagster"))
+                for a in node.names
+            ):
+                offenders.append(f"{path.relative_to(lib)}:{node.lineno}")
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+                "dagster",
+                "dagster_dbt",
+            ):
                 offenders.append(f"{path.relative_to(lib)}:{node.lineno} imports {node.module}")
     assert offenders == []
 
@@ -176,9 +200,17 @@ def test_the_demo_generator_is_a_development_tool_the_pipeline_never_imports():
     from pathlib import Path
 
     package = Path(__file__).resolve().parents[1] / "nexus_pipelines"
-    offenders = [str(path.relative_to(package)) for folder in ("lib", "defs") for path in (package / folder).rglob("*.py")
-                 if "demo" in path.read_text() and ("from ...demo" in path.read_text() or "from ..demo" in path.read_text()
-                                                    or "nexus_pipelines.demo" in path.read_text())]
+    offenders = [
+        str(path.relative_to(package))
+        for folder in ("lib", "defs")
+        for path in (package / folder).rglob("*.py")
+        if "demo" in path.read_text()
+        and (
+            "from ...demo" in path.read_text()
+            or "from ..demo" in path.read_text()
+            or "nexus_pipelines.demo" in path.read_text()
+        )
+    ]
     assert offenders == []
 
 
@@ -194,11 +226,13 @@ def test_runs_keep_dagsters_default_loggers():
 
 def test_weekly_full_checks_runs_the_nightly_window_with_every_test():
     schedule = defs.resolve_schedule_def("weekly_full_checks")
-    tick = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 6, 14, 7, 0, tzinfo=dt.timezone.utc))
+    tick = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 6, 14, 7, 0, tzinfo=dt.UTC))
     request = schedule.evaluate_tick(tick).run_requests[0]
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2026-06-10", "2026-06-13")
-    assert request.run_config["ops"] == {"dbt_amazon": {"config": {"full_checks": True}},
-                                         "dbt_product": {"config": {"full_checks": True}}}
+    assert request.run_config["ops"] == {
+        "dbt_amazon": {"config": {"full_checks": True}},
+        "dbt_product": {"config": {"full_checks": True}},
+    }
 
 
 def test_weekly_only_tests_do_not_block_and_the_daily_ones_do():
@@ -210,4 +244,7 @@ def test_weekly_only_tests_do_not_block_and_the_daily_ones_do():
     assert specs["unique_stg_events__tracks_message_id"].blocking is False
     assert specs["unique_combination_int_inventory_stock_aged_store_id__sku__received_date"].blocking is False
     assert specs["unique_fct_orders_web_order_id"].blocking is True
-    assert specs["unique_combination_stg_marketing__spend_spend_date__channel__campaign__currency"].blocking is True
+    assert (
+        specs["unique_combination_stg_marketing__spend_spend_date__channel__campaign__currency"].blocking
+        is True
+    )

@@ -4,7 +4,6 @@ Partition windows are requested with Dagster's range tags, so a window of N days
 each raw asset loads the window's files and dbt rebuilds the window in one invocation.
 """
 
-
 import datetime as dt
 
 import psycopg
@@ -46,15 +45,22 @@ def _tick_window(context: ScheduleEvaluationContext) -> windows.Window | SkipRea
     """The latest complete day at the tick and the lookback days before it (or why there is none)."""
     settings = load_settings()
     try:
-        return windows.lookback_window(settings.partitions_start, settings.lookback_days,
-                                       context.scheduled_execution_time or windows.utc_now())
+        return windows.lookback_window(
+            settings.partitions_start,
+            settings.lookback_days,
+            context.scheduled_execution_time or windows.utc_now(),
+        )
     except windows.EmptyWindow as exc:
         return SkipReason(str(exc))
 
 
-@schedule(job=refresh_job, cron_schedule="0 6 * * *", execution_timezone="UTC",
-          default_status=DefaultScheduleStatus.RUNNING,
-          description="Every morning at 06:00 UTC: refresh yesterday's partition and the lookback days before it.")
+@schedule(
+    job=refresh_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Every morning at 06:00 UTC: refresh yesterday's partition and the lookback days before it.",
+)
 def daily_refresh_schedule(context: ScheduleEvaluationContext):
     window = _tick_window(context)
     if isinstance(window, SkipReason):
@@ -62,21 +68,29 @@ def daily_refresh_schedule(context: ScheduleEvaluationContext):
     return RunRequest(run_key=f"daily-{window.end}", tags=range_tags(window))
 
 
-@schedule(job=refresh_job, cron_schedule="0 7 * * 0", execution_timezone="UTC",
-          default_status=DefaultScheduleStatus.RUNNING,
-          description="Sundays at 07:00 UTC: the nightly refresh's window, with every dbt data test over "
-          "every row (the nightly runs test the rebuilt dates of the incremental facts only).")
+@schedule(
+    job=refresh_job,
+    cron_schedule="0 7 * * 0",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Sundays at 07:00 UTC: the nightly refresh's window, with every dbt data test over "
+    "every row (the nightly runs test the rebuilt dates of the incremental facts only).",
+)
 def weekly_full_checks(context: ScheduleEvaluationContext):
     window = _tick_window(context)
     if isinstance(window, SkipReason):
         return window
     full = {"config": {"full_checks": True}}
-    return RunRequest(run_key=f"weekly-{window.end}", tags=range_tags(window),
-                      run_config={"ops": {"dbt_amazon": full, "dbt_product": full}})
+    return RunRequest(
+        run_key=f"weekly-{window.end}",
+        tags=range_tags(window),
+        run_config={"ops": {"dbt_amazon": full, "dbt_product": full}},
+    )
 
 
-def changed_partition_dates(landing_dir, since_mtime_ns: int,
-                            loaded_at: dict[str, float] | None = None) -> tuple[list[dt.date], int]:
+def changed_partition_dates(
+    landing_dir, since_mtime_ns: int, loaded_at: dict[str, float] | None = None
+) -> tuple[list[dt.date], int]:
     """Partition dates of landing files modified after ``since_mtime_ns``, and the newest mtime seen.
 
     ``loaded_at`` (relative path -> epoch seconds of its last successful load) skips files that were
@@ -109,12 +123,18 @@ def last_successful_loads(url: str) -> dict[str, float]:
     return {path: float(epoch) for path, epoch in rows}
 
 
-@sensor(job=refresh_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
-        description="Notices new or changed landing files and requests one run over their partitions.")
+@sensor(
+    job=refresh_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Notices new or changed landing files and requests one run over their partitions.",
+)
 def landing_file_sensor(context: SensorEvaluationContext):
     settings = load_settings()
     since = int(context.cursor or 0)
-    dates, newest = changed_partition_dates(settings.landing_dir, since, last_successful_loads(warehouse_url(settings)))
+    dates, newest = changed_partition_dates(
+        settings.landing_dir, since, last_successful_loads(warehouse_url(settings))
+    )
     if not dates:
         context.update_cursor(str(newest))
         return SkipReason(f"no new landing files in {settings.landing_dir}")
@@ -126,8 +146,15 @@ def landing_file_sensor(context: SensorEvaluationContext):
     return RunRequest(run_key=f"landing-{newest}", tags=range_tags(window))
 
 
-@run_failure_sensor(default_status=DefaultSensorStatus.RUNNING,
-                    description="Records every failed run in ops.run_failures for alerting and BI.")
+@run_failure_sensor(
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Records every failed run in ops.run_failures for alerting and BI.",
+)
 def record_run_failures(context: RunFailureSensorContext):
-    record_run_failure(warehouse_url(load_settings()), context.dagster_run.run_id, context.dagster_run.job_name,
-                       context.failure_event.message or "", dict(context.dagster_run.tags))
+    record_run_failure(
+        warehouse_url(load_settings()),
+        context.dagster_run.run_id,
+        context.dagster_run.job_name,
+        context.failure_event.message or "",
+        dict(context.dagster_run.tags),
+    )

@@ -12,7 +12,9 @@ from dagster import AssetExecutionContext, BackfillPolicy, BetaWarning, DailyPar
 from ..lib.config import load_settings
 from ..lib.windows import Window, from_time_window
 
-daily_partitions = DailyPartitionsDefinition(start_date=load_settings().partitions_start.isoformat(), timezone="UTC")
+daily_partitions = DailyPartitionsDefinition(
+    start_date=load_settings().partitions_start.isoformat(), timezone="UTC"
+)
 
 # Single-run backfills are the intended design here (one COPY pass per file and one dbt invocation
 # per step); the parameter is marked beta in Dagster, which is known and accepted.

@@ -6,9 +6,8 @@ step that starts, finishes, fails (with the whole causal chain of the error) or 
 one per asset check that did not pass.
 """
 
-
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from dagster import DagsterEventType, DagsterInstance, EventLogEntry
 
@@ -66,7 +65,9 @@ class RunView:
             return f"skip  {step} (nothing upstream changed)"
         if event.event_type == DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error if event.step_failure_data else None
-            return f"FAIL  {step} ({seconds:.1f} s)\n" + (describe_error(error) if error else "(no error message)")
+            return f"FAIL  {step} ({seconds:.1f} s)\n" + (
+                describe_error(error) if error else "(no error message)"
+            )
         data = event.asset_check_evaluation_data
         if data.passed:
             return None
@@ -76,8 +77,13 @@ class RunView:
 class EventFollower:
     """Polls the instance's event log for ``run_id`` in a thread and hands each line to ``emit``."""
 
-    def __init__(self, instance: DagsterInstance, run_id: str, emit: Callable[[str], None],
-                 interval_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        instance: DagsterInstance,
+        run_id: str,
+        emit: Callable[[str], None],
+        interval_seconds: float = 0.5,
+    ) -> None:
         self._instance, self._run_id, self._emit = instance, run_id, emit
         self._interval = interval_seconds
         self._view = RunView()
@@ -100,8 +106,9 @@ class EventFollower:
 
     def _drain(self) -> None:
         while True:
-            page = self._instance.get_records_for_run(self._run_id, cursor=self._cursor, of_type=SHOWN_EVENTS,
-                                                      limit=1000)
+            page = self._instance.get_records_for_run(
+                self._run_id, cursor=self._cursor, of_type=SHOWN_EVENTS, limit=1000
+            )
             for record in page.records:
                 text = self._view.line(record.event_log_entry)
                 if text:

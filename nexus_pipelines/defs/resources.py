@@ -1,14 +1,13 @@
 """Resources, chosen by configuration (lib/config.py): the warehouse and dbt."""
 
-
 import importlib.metadata
 import os
 from functools import cached_property
 from pathlib import Path
 
 from dagster import ConfigurableResource
-from packaging import version
 from dagster_dbt import DbtCliResource
+from packaging import version
 from pydantic import PrivateAttr
 
 from ..lib.config import Settings, load_settings

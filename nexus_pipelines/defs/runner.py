@@ -14,13 +14,12 @@ foreground:
   every failed step (the run-failure sensor does this for runs launched by the daemon).
 """
 
-
 import datetime as dt
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
@@ -52,11 +51,14 @@ class RunOutcome:
     errors: dict[str, str] = field(default_factory=dict)  # step key -> underlying error
     swept_runs: list[str] = field(default_factory=list)  # dead runs marked failed before this one
     failed_checks: list[str] = field(default_factory=list)  # "asset:check (severity)" that did not pass
-    skipped_steps: list[str] = field(default_factory=list)  # steps with nothing to do (nothing upstream changed)
+    skipped_steps: list[str] = field(
+        default_factory=list
+    )  # steps with nothing to do (nothing upstream changed)
 
 
-def resolve_window(settings: Settings, start: dt.date | None, end: dt.date | None,
-                   now: dt.datetime | None = None) -> windows.Window:
+def resolve_window(
+    settings: Settings, start: dt.date | None, end: dt.date | None, now: dt.datetime | None = None
+) -> windows.Window:
     """The window asked for (default: every date with landing files), clipped to the partitions."""
     if start is None or end is None:
         dates = partition_dates(list(SOURCES.values()), settings.landing_dir)
@@ -86,8 +88,9 @@ def _process_alive(pid: int) -> bool:
 def sweep_dead_runs(instance: DagsterInstance, url: str | None = None) -> list[str]:
     """Mark failed every run that `nexus run` started on this host whose process is gone."""
     swept = []
-    runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING,
-                                                  DagsterRunStatus.CANCELING]))
+    runs = instance.get_runs(
+        RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.CANCELING])
+    )
     host = socket.gethostname()
     for run in runs:
         pid = run.tags.get(PID_TAG)
@@ -111,9 +114,16 @@ def run_config(*, force: bool = False, quiet: bool = False) -> dict:
     return config
 
 
-def run_window(start: dt.date | None = None, end: dt.date | None = None, *, force: bool = False,
-               instance: DagsterInstance | None = None, settings: Settings | None = None,
-               raise_on_error: bool = False, on_line: Callable[[str], None] | None = None) -> RunOutcome:
+def run_window(
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    force: bool = False,
+    instance: DagsterInstance | None = None,
+    settings: Settings | None = None,
+    raise_on_error: bool = False,
+    on_line: Callable[[str], None] | None = None,
+) -> RunOutcome:
     """Run ``refresh_all`` over the window in this process; ``on_line`` gets the compact view."""
     from ..definitions import defs
 
@@ -130,12 +140,14 @@ def run_window(start: dt.date | None = None, end: dt.date | None = None, *, forc
     run_id = str(uuid.uuid4())
     config = run_config(force=force, quiet=on_line is not None)
     if on_line is None:
-        result = job.execute_in_process(run_config=config, instance=instance, tags=tags, run_id=run_id,
-                                        raise_on_error=raise_on_error)
+        result = job.execute_in_process(
+            run_config=config, instance=instance, tags=tags, run_id=run_id, raise_on_error=raise_on_error
+        )
     else:
         with EventFollower(instance, run_id, on_line):
-            result = job.execute_in_process(run_config=config, instance=instance, tags=tags, run_id=run_id,
-                                            raise_on_error=raise_on_error)
+            result = job.execute_in_process(
+                run_config=config, instance=instance, tags=tags, run_id=run_id, raise_on_error=raise_on_error
+            )
     errors, failed_checks, skipped = {}, [], []
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE and event.step_key:
@@ -146,12 +158,25 @@ def run_window(start: dt.date | None = None, end: dt.date | None = None, *, forc
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             data = event.asset_check_evaluation_data
             if not data.passed:
-                failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value})")
+                failed_checks.append(
+                    f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value})"
+                )
     if not result.success:
-        message = "; ".join(f"{step}: {text.splitlines()[0] if text else ''}" for step, text in errors.items())
+        message = "; ".join(
+            f"{step}: {text.splitlines()[0] if text else ''}" for step, text in errors.items()
+        )
         record_run_failure(url, result.run_id, JOB_NAME, message or "run failed", tags)
-    return RunOutcome(result.success, result.run_id, window.start, window.end, list(errors), errors, swept,
-                      failed_checks, skipped)
+    return RunOutcome(
+        result.success,
+        result.run_id,
+        window.start,
+        window.end,
+        list(errors),
+        errors,
+        swept,
+        failed_checks,
+        skipped,
+    )
 
 
 def refresh_job():

@@ -53,16 +53,12 @@ class AmazonStore:
         self.buy_box = traits.uniform(90.0, 99.5, n_skus)
         high_return = {catalog.by_sku()[s].index for s in catalog.high_return_skus}
         popular = [
-            k
-            for k in np.argsort(-catalog.demand_shares)[: max(2, n_skus // 2)]
-            if k not in high_return
+            k for k in np.argsort(-catalog.demand_shares)[: max(2, n_skus // 2)] if k not in high_return
         ]
         planted = np.sort(
             traits.choice(popular, size=min(STOCKOUT_SKUS_PER_STORE, len(popular)), replace=False)
         )
-        self.inventory = FbaInventory(
-            stream(seed, "inventory", store.store_id), self.expected, planted, days
-        )
+        self.inventory = FbaInventory(stream(seed, "inventory", store.store_id), self.expected, planted, days)
         prices = np.array([p.local_price_cents(store) for p in self.products], dtype=np.int64)
         self.book = OrderBook(stream(seed, "orders", store.store_id), store, prices, days)
         self.return_rates = np.array([p.return_rate for p in self.products])
@@ -99,13 +95,9 @@ class AmazonStore:
 
         rows = []
         for order in self.pending:  # yesterday's Pending orders, now with their new status
-            rows += order_rows(
-                order, order.final_status, order.resolved_at, self.store, self.products, clock
-            )
+            rows += order_rows(order, order.final_status, order.resolved_at, self.store, self.products, clock)
         for order in orders:
-            rows += order_rows(
-                order, order.status, order.updated_at, self.store, self.products, clock
-            )
+            rows += order_rows(order, order.status, order.updated_at, self.store, self.products, clock)
 
         report = build_report(
             self.traffic_rng,
@@ -177,9 +169,7 @@ class AmazonStore:
             "skus": {
                 p.sku: {
                     "price": p.local_price_cents(self.store) / 100,
-                    "base_units_per_day": round(
-                        float(self.store.units_per_day * p.demand_share), 4
-                    ),
+                    "base_units_per_day": round(float(self.store.units_per_day * p.demand_share), 4),
                     "sessions_per_unit": round(float(1 / self.conversion[k]), 4),
                 }
                 for k, p in enumerate(self.products)
@@ -187,9 +177,7 @@ class AmazonStore:
             "planted_supplier_delays": [
                 {
                     "sku": self.products[p.sku].sku,
-                    "stock_planned_to_last_until": clock.iso_date(
-                        min(p.planned_runout_day, self.days - 1)
-                    ),
+                    "stock_planned_to_last_until": clock.iso_date(min(p.planned_runout_day, self.days - 1)),
                     "replenishment_received": (
                         clock.iso_date(p.arrival_day) if p.arrival_day < self.days else None
                     ),

@@ -97,9 +97,7 @@ def order_rows(
     rows = []
     for n, line in enumerate(order.lines):
         product = products[line.sku]
-        shipping = (
-            EXPEDITED_SHIPPING_CENTS if order.ship_service_level != "Standard" and n == 0 else 0
-        )
+        shipping = EXPEDITED_SHIPPING_CENTS if order.ship_service_level != "Standard" and n == 0 else 0
         rows.append(
             [
                 order.order_id,
@@ -139,9 +137,7 @@ def order_rows(
     return rows
 
 
-def inventory_rows(
-    snapshot: Snapshot, store: Store, products: tuple[Product, ...]
-) -> list[list[str]]:
+def inventory_rows(snapshot: Snapshot, store: Store, products: tuple[Product, ...]) -> list[list[str]]:
     s = snapshot
     warehouse, total = s.warehouse, s.total
     return [

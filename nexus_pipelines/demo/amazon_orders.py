@@ -71,18 +71,14 @@ class OrderBook:
         self.next_sequence = int(rng.integers(1_000_000, 2_000_000))
         self.lo, self.hi = (h * 3600 for h in store.safe_utc_hours)
 
-    def draw_day(
-        self, day: int, expected_units: np.ndarray, fulfillable: np.ndarray
-    ) -> list[AmazonOrder]:
+    def draw_day(self, day: int, expected_units: np.ndarray, fulfillable: np.ndarray) -> list[AmazonOrder]:
         """The orders placed on ``day``; ``expected_units`` per SKU, capped by ``fulfillable``."""
         rng = self.rng
         n_skus = len(expected_units)
         n_orders = int(rng.poisson(expected_units.sum() / UNITS_PER_ORDER))
         if n_orders == 0:
             return []
-        line_counts = rng.choice(
-            list(LINES_PER_ORDER), p=list(LINES_PER_ORDER.values()), size=n_orders
-        )
+        line_counts = rng.choice(list(LINES_PER_ORDER), p=list(LINES_PER_ORDER.values()), size=n_orders)
         order_of_line = np.repeat(np.arange(n_orders), line_counts)
         cumulative = np.cumsum(expected_units / expected_units.sum())
         skus = np.minimum(
@@ -100,9 +96,7 @@ class OrderBook:
         later_cancelled = rng.random(n_orders) < PENDING_LATER_CANCELLED
         update_delay = rng.integers(120, 8 * 3600, size=n_orders)
         resolve_time = rng.integers(0, DAY, size=n_orders) + (day + 1) * DAY
-        levels = rng.choice(
-            ["Standard", "Expedited", "SecondDay"], p=[0.7, 0.25, 0.05], size=n_orders
-        )
+        levels = rng.choice(["Standard", "Expedited", "SecondDay"], p=[0.7, 0.25, 0.05], size=n_orders)
         address = rng.integers(0, len(self.store.addresses), size=n_orders)
         business = rng.random(n_orders) < BUSINESS_ORDER_SHARE
         promoted = rng.random(len(skus)) < PROMOTION_SHARE
@@ -114,7 +108,7 @@ class OrderBook:
             price = int(self.prices_cents[skus[i]] * units[i])
             promo, share = tiers[tier[i]] if promoted[i] else ("", 0.0)
             lines_by_order.setdefault(int(order_of_line[i]), []).append(
-                OrderLine(int(skus[i]), int(units[i]), price, int(round(price * share)), promo)
+                OrderLine(int(skus[i]), int(units[i]), price, round(price * share), promo)
             )
 
         orders = []
@@ -123,11 +117,7 @@ class OrderBook:
                 status = final = CANCELLED
             elif status_draw[o] < CANCELLED_AT_ORDER + pending_share:
                 status = PENDING
-                final = (
-                    PENDING
-                    if day == self.days - 1
-                    else CANCELLED if later_cancelled[o] else SHIPPED
-                )
+                final = PENDING if day == self.days - 1 else CANCELLED if later_cancelled[o] else SHIPPED
             else:
                 status = final = SHIPPED
             purchased = int(times[o])
@@ -138,9 +128,7 @@ class OrderBook:
                     updated_at=min(purchased + int(update_delay[o]), (day + 1) * DAY - 1),
                     status=status,
                     final_status=final,
-                    resolved_at=(
-                        int(resolve_time[o]) if status == PENDING and final != PENDING else None
-                    ),
+                    resolved_at=(int(resolve_time[o]) if status == PENDING and final != PENDING else None),
                     lines=tuple(lines),
                     ship_service_level=str(levels[o]),
                     address=self.store.addresses[address[o]],

@@ -63,9 +63,7 @@ def draw_returns(
         return []
     n = len(candidates)
     returned = rng.random(n) < return_rates[[line.sku for _, line in candidates]]
-    lag = np.clip(
-        np.rint(RETURN_LAG_DAYS[0] + rng.gamma(2.0, 6.0, size=n)), *RETURN_LAG_DAYS
-    ).astype(int)
+    lag = np.clip(np.rint(RETURN_LAG_DAYS[0] + rng.gamma(2.0, 6.0, size=n)), *RETURN_LAG_DAYS).astype(int)
     full = rng.random(n) < 0.7
     partial_units = rng.random(n)
     reasons = rng.choice(list(RETURN_REASONS), p=list(RETURN_REASONS.values()), size=n)

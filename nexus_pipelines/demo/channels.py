@@ -138,9 +138,7 @@ def channels_truth() -> dict:
                     "medium": k.medium,
                     "term": k.term,
                     "cost_per_click": k.cost_per_click,
-                    "clicks_per_session": (
-                        round(CLICKS_PER_SESSION, 6) if k.cost_per_click else None
-                    ),
+                    "clicks_per_session": (round(CLICKS_PER_SESSION, 6) if k.cost_per_click else None),
                     "daily_fee": k.daily_fee,
                     "commission": k.commission,
                 }

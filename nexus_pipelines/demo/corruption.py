@@ -41,9 +41,7 @@ def damage_rows(
     return len(hit)
 
 
-def damage_event_lines(
-    rng: np.random.Generator, lines: list[str], spared: np.ndarray, share: float
-) -> int:
+def damage_event_lines(rng: np.random.Generator, lines: list[str], spared: np.ndarray, share: float) -> int:
     """Damage about ``share`` of the event lines not ``spared``, in place; returns the count."""
     if share <= 0 or not lines:
         return 0

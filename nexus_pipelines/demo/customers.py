@@ -85,9 +85,7 @@ def variation_of(user_id: str) -> str:
     digest = hashlib.sha256(f"{EXPERIMENT.experiment_id}:{user_id}".encode()).digest()
     bucket = int.from_bytes(digest[:8], "big") % 10_000
     return (
-        EXPERIMENT.variations[1]
-        if bucket < EXPERIMENT.treatment_share * 10_000
-        else EXPERIMENT.variations[0]
+        EXPERIMENT.variations[1] if bucket < EXPERIMENT.treatment_share * 10_000 else EXPERIMENT.variations[0]
     )
 
 
@@ -146,9 +144,7 @@ def purchase_to_browse_ratio() -> float:
     return mean_rate / (BROWSE_RATE_PER_PURCHASE_RATE * mean_rate + BROWSE_RATE_BASE)
 
 
-def plan_web_sessions(
-    seed: int, catalog: Catalog, users: tuple[WebUser, ...], days: int
-) -> WebPlan:
+def plan_web_sessions(seed: int, catalog: Catalog, users: tuple[WebUser, ...], days: int) -> WebPlan:
     """Every user's sessions, with order ids (in time order) and the refunds that follow."""
     rng = stream(seed, "web-timelines")
     factory = SessionFactory(catalog, purchase_to_browse_ratio())
@@ -167,20 +163,16 @@ def plan_web_sessions(
         session.order_id = f"W{100_001 + n}"
         at = session.start + session.max_duration + int(delay[n] * DAY)
         if refunded[n] and at < end:
-            refunds.append(
-                Refund(at, session.user.user_id, session.order_id, session.revenue_cents)
-            )
+            refunds.append(Refund(at, session.user.user_id, session.order_id, session.revenue_cents))
     refunds.sort(key=lambda r: (r.at, r.order_id))
     return WebPlan(users, sessions, refunds)
 
 
 def _order_value_cents(rng: np.random.Generator, user: WebUser) -> int:
-    return max(1, int(round(100 * rng.gamma(GAMMA_GAMMA.p, 1 / user.spend_rate))))
+    return max(1, round(100 * rng.gamma(GAMMA_GAMMA.p, 1 / user.spend_rate)))
 
 
-def _user_sessions(
-    rng, factory: SessionFactory, user: WebUser, days: int, end: int
-) -> list[WebSession]:
+def _user_sessions(rng, factory: SessionFactory, user: WebUser, days: int, end: int) -> list[WebSession]:
     n_devices = len(user.devices)
 
     def device() -> Device:
@@ -210,9 +202,7 @@ def _user_sessions(
             t += rng.exponential(1 / user.purchase_rate)
             if t >= days:
                 break
-            planned.append(
-                (t, factory.purchase(rng, 0, user, device(), _order_value_cents(rng, user)))
-            )
+            planned.append((t, factory.purchase(rng, 0, user, device(), _order_value_cents(rng, user))))
             if rng.random() < user.dropout:
                 alive_until = t
                 break

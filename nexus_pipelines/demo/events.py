@@ -69,9 +69,7 @@ class SessionRenderer:
         """The session's events as (timestamp in seconds, event); messageId, sentAt and
         receivedAt are added when the day is written."""
         events: list[tuple[int, dict]] = []
-        gaps = 1 + np.minimum(
-            rng.gamma(2.0, 12.0, size=session.event_count).astype(int), MAX_EVENT_GAP - 1
-        )
+        gaps = 1 + np.minimum(rng.gamma(2.0, 12.0, size=session.event_count).astype(int), MAX_EVENT_GAP - 1)
         t = session.start
         user_id = session.user.user_id if session.logged_in and not session.identify else None
         campaign = session.campaign.context() if session.campaign else None
@@ -89,9 +87,7 @@ class SessionRenderer:
             }
             if campaign:
                 context["campaign"] = campaign
-            event.update(
-                {"userId": user_id, "anonymousId": session.device.anonymous_id, "context": context}
-            )
+            event.update({"userId": user_id, "anonymousId": session.device.anonymous_id, "context": context})
             events.append((t, event))
 
         def page(name: str, kind: str, product: Product | None = None, query: str = "") -> None:

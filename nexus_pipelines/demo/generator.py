@@ -79,9 +79,7 @@ def write_dataset(out: Path, config: SynthConfig, *, progress: bool = False) -> 
     out.mkdir(parents=True, exist_ok=True)
     clock = Clock(config.start, days)
     catalog = build_catalog(seed, config.skus)
-    amazon = [
-        AmazonStore(seed, store, catalog, config.start, days) for store in STORES[: config.stores]
-    ]
+    amazon = [AmazonStore(seed, store, catalog, config.start, days) for store in STORES[: config.stores]]
     plan = plan_web_sessions(seed, catalog, build_users(seed, config.users, days), days)
     counts = FileCounts()
     web = WebDayWriter(
@@ -131,9 +129,7 @@ def _write_amazon_day(
         ("inventory", INVENTORY_COLUMNS, files.inventory),
         ("returns", RETURNS_COLUMNS, files.returns),
     ):
-        bad = damage_rows(
-            stream(seed, "damage", kind, sim.store.store_id, day), kind, header, rows, bad_rows
-        )
+        bad = damage_rows(stream(seed, "damage", kind, sim.store.store_id, day), kind, header, rows, bad_rows)
         relative = f"{folder}/{kind}/{day_name}.txt"
         write_table(out / relative, header, rows)
         counts.add(kind, relative, len(rows), bad)

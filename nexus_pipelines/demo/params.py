@@ -182,8 +182,7 @@ def planted_parameters() -> dict:
                 "< treatment_share * 10000 -> treatment",
                 "exposure": "Experiment Viewed fires just before Checkout Started in the "
                 "sessions of users who have not purchased yet",
-                "metric": "P(Order Completed in the same session | Checkout Started) in "
-                "exposed sessions",
+                "metric": "P(Order Completed in the same session | Checkout Started) in exposed sessions",
                 "control_rate": control,
                 "treatment_rate": round(control * (1 + EXPERIMENT.relative_lift), 6),
                 "relative_lift": EXPERIMENT.relative_lift,

@@ -94,9 +94,7 @@ def build_report(
                     "browserSessions": s - ms,
                     "mobileAppSessions": ms,
                     "sessions": s,
-                    "browserSessionPercentage": _pct(
-                        s - ms, total_sessions - total_mobile_sessions
-                    ),
+                    "browserSessionPercentage": _pct(s - ms, total_sessions - total_mobile_sessions),
                     "mobileAppSessionPercentage": _pct(ms, total_mobile_sessions),
                     "sessionPercentage": _pct(s, total_sessions),
                     "browserPageViews": v - mv,
@@ -144,9 +142,7 @@ def build_report(
                     "browserSessions": total_sessions - total_mobile_sessions,
                     "mobileAppSessions": total_mobile_sessions,
                     "sessions": total_sessions,
-                    "buyBoxPercentage": round(
-                        float(np.average(buy_box_today, weights=page_views + 1)), 2
-                    ),
+                    "buyBoxPercentage": round(float(np.average(buy_box_today, weights=page_views + 1)), 2),
                     "orderItemSessionPercentage": _pct(items, total_sessions),
                     "unitSessionPercentage": _pct(units, total_sessions),
                     "averageOfferCount": offers,

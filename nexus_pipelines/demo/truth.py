@@ -110,9 +110,7 @@ def build_truth(
     planted["web"]["channels"] = channels_truth()
     planted["amazon"]["high_return_skus"] = list(catalog.high_return_skus)
     planted["amazon"]["return_rate_by_sku"] = {p.sku: p.return_rate for p in catalog.products}
-    planted["amazon"]["demand_share_by_sku"] = {
-        p.sku: round(p.demand_share, 6) for p in catalog.products
-    }
+    planted["amazon"]["demand_share_by_sku"] = {p.sku: round(p.demand_share, 6) for p in catalog.products}
     planted["amazon"]["stores"] = {sim.store.store_id: sim.truth(clock) for sim in amazon}
     return {
         "config": {**asdict(config), "start": config.start.isoformat()},

@@ -52,9 +52,7 @@ class WebDayWriter:
         self.refunds_by_day = defaultdict(list)
         for r in plan.refunds:
             self.refunds_by_day[r.at // DAY].append(r)
-        self.carry: list[tuple[int, int, dict]] = (
-            []
-        )  # events past midnight of sessions begun earlier
+        self.carry: list[tuple[int, int, dict]] = []  # events past midnight of sessions begun earlier
         self.sequence = itertools.count()  # breaks timestamp ties in the order events were made
         self.sessions_by_kind: Counter = Counter()
         self.sessions_by_channel: Counter = Counter()
@@ -84,16 +82,12 @@ class WebDayWriter:
         rng = stream(self.seed, "events", day)
         for session in sessions:
             for ts, event in self.renderer.render(rng, session):
-                (events if ts < (day + 1) * DAY else self.carry).append(
-                    (ts, next(self.sequence), event)
-                )
+                (events if ts < (day + 1) * DAY else self.carry).append((ts, next(self.sequence), event))
         for refund in self.refunds_by_day.pop(day, []):
             ts, event = refund_event(refund)
             events.append((ts, next(self.sequence), event))
         lines, resent = finish_day(stream(self.seed, "event-lines", day), self.clock, events)
-        bad = damage_event_lines(
-            stream(self.seed, "damage", "events", day), lines, resent, self.bad_rows
-        )
+        bad = damage_event_lines(stream(self.seed, "damage", "events", day), lines, resent, self.bad_rows)
         relative = f"events/{date}.jsonl"
         write_text(self.out / relative, lines)
         self.counts.add("events", relative, len(lines), bad)

@@ -89,11 +89,7 @@ class WebSession:
 
     @property
     def revenue_cents(self) -> int:
-        return (
-            sum(line.unit_cents * line.quantity for line in self.cart)
-            if self.stage == ORDERED
-            else 0
-        )
+        return sum(line.unit_cents * line.quantity for line in self.cart) if self.stage == ORDERED else 0
 
     @property
     def event_count(self) -> int:
@@ -124,9 +120,7 @@ class SessionFactory:
         # purchases of customers come through channels in proportion to share x multiplier;
         # their non-buying sessions are drawn so that all customer sessions keep the shares
         purchase_mix = session_mix * power / (session_mix * power).sum()
-        browse_mix = np.maximum(
-            session_mix * (1 + purchase_to_browse) - purchase_to_browse * purchase_mix, 0
-        )
+        browse_mix = np.maximum(session_mix * (1 + purchase_to_browse) - purchase_to_browse * purchase_mix, 0)
         self.session_cumulative = np.cumsum(session_mix).tolist()
         self.purchase_cumulative = np.cumsum(purchase_mix).tolist()
         self.browse_cumulative = np.cumsum(browse_mix).tolist()
@@ -140,18 +134,12 @@ class SessionFactory:
         self, rng: np.random.Generator, mix: list[float]
     ) -> tuple[Channel, Campaign | None, str, str]:
         channel = CHANNELS[_pick(rng, mix)]
-        campaign = (
-            channel.campaigns[rng.integers(len(channel.campaigns))] if channel.campaigns else None
-        )
-        referrer = (
-            channel.referrers[rng.integers(len(channel.referrers))] if channel.referrers else ""
-        )
+        campaign = channel.campaigns[rng.integers(len(channel.campaigns))] if channel.campaigns else None
+        referrer = channel.referrers[rng.integers(len(channel.referrers))] if channel.referrers else ""
         landing = channel.landing[rng.integers(len(channel.landing))]
         return channel, campaign, referrer, landing
 
-    def _viewed(
-        self, rng: np.random.Generator, must_include: tuple[int, ...] = ()
-    ) -> tuple[int, ...]:
+    def _viewed(self, rng: np.random.Generator, must_include: tuple[int, ...] = ()) -> tuple[int, ...]:
         """Distinct products by demand share, starting with ``must_include``."""
         n = max(min(1 + int(rng.poisson(EXTRA_PRODUCTS_MEAN)), len(self.shares)), len(must_include))
         chosen = list(must_include)
@@ -266,9 +254,7 @@ class SessionFactory:
             chosen[int(np.argmin(self.prices))] = 1
         subtotal = sum(q * self.prices[k] for k, q in chosen.items())
         scale = order_cents / subtotal
-        return tuple(
-            CartLine(k, q, max(1, int(round(self.prices[k] * scale)))) for k, q in chosen.items()
-        )
+        return tuple(CartLine(k, q, max(1, round(self.prices[k] * scale))) for k, q in chosen.items())
 
 
 def _pick(rng: np.random.Generator, cumulative: list[float]) -> int:

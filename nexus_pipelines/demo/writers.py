@@ -46,9 +46,7 @@ def write_text(path: Path, lines: list[str]) -> None:
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8", newline="\n")
 
 
-def write_table(
-    path: Path, header: tuple[str, ...], rows: list[list[str]], sep: str = "\t"
-) -> None:
+def write_table(path: Path, header: tuple[str, ...], rows: list[list[str]], sep: str = "\t") -> None:
     write_text(path, [sep.join(header)] + [sep.join(row) for row in rows])
 
 

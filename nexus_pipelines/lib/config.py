@@ -59,7 +59,6 @@ class Settings:
         return self.home / "exports"
 
 
-
 def _env(name: str, environ: dict[str, str]) -> str | None:
     value = environ.get(name, "").strip()
     return value or None

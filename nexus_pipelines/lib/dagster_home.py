@@ -48,5 +48,5 @@ def sqlalchemy_psycopg2_url(url: str) -> str:
     which SQLAlchemy picks by default for postgresql:// URLs)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql+psycopg2://" + url[len(prefix) :]
     return url

@@ -9,9 +9,9 @@ valid is lost. ``IngestionFailed`` is raised at the end naming each unreadable f
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .formats.base import SourceSpec, UnreadableFile
 from .landing import files_for, misnamed_files, parse_context, store_currencies
@@ -26,7 +26,7 @@ from .warehouse.loader import (
 
 
 class IngestionFailed(Exception):
-    def __init__(self, source: str, failures: list[UnreadableFile], summary: "IngestionSummary"):
+    def __init__(self, source: str, failures: list[UnreadableFile], summary: IngestionSummary):
         self.failures = failures
         self.summary = summary
         lines = "\n".join(f"  - {f}" for f in failures)
@@ -71,9 +71,16 @@ class IngestionSummary:
         return sum(r.duration_seconds for r in self.results)
 
 
-def ingest(url: str, spec: SourceSpec, landing_dir: Path, start: dt.date | None = None,
-           end: dt.date | None = None, *, force: bool = False,
-           on_wait: Callable[[str], None] | None = None) -> IngestionSummary:
+def ingest(
+    url: str,
+    spec: SourceSpec,
+    landing_dir: Path,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    force: bool = False,
+    on_wait: Callable[[str], None] | None = None,
+) -> IngestionSummary:
     """Load the files of ``spec`` dated in [start, end] (all when unset).
 
     Unreadable files raise ``IngestionFailed`` after every other file loaded; files with no valid
@@ -89,7 +96,9 @@ def ingest(url: str, spec: SourceSpec, landing_dir: Path, start: dt.date | None 
         for file, problem in misnamed_files(spec, landing_dir):
             record_unloadable(conn, spec, file.path, file.relative_path, problem)
             summary.misnamed.append((file.relative_path, problem))
-        results, failed = load_files(conn, spec, [parse_context(file, currencies) for file in files], force=force)
+        results, failed = load_files(
+            conn, spec, [parse_context(file, currencies) for file in files], force=force
+        )
         summary.results.extend(results)
         summary.failed_files.extend(path for path, _error in failed)
         failures.extend(error for _path, error in failed)
@@ -100,4 +109,3 @@ def ingest(url: str, spec: SourceSpec, landing_dir: Path, start: dt.date | None 
     if failures:
         raise IngestionFailed(spec.name, failures, summary)
     return summary
-

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 
@@ -27,7 +27,9 @@ def _candidates(spec: SourceSpec, landing_dir: Path) -> Iterator[tuple[Path, str
             yield path, path.relative_to(landing_dir).as_posix()
 
 
-def files_for(spec: SourceSpec, landing_dir: Path, start: dt.date | None = None, end: dt.date | None = None) -> list[LandingFile]:
+def files_for(
+    spec: SourceSpec, landing_dir: Path, start: dt.date | None = None, end: dt.date | None = None
+) -> list[LandingFile]:
     """Landing files of ``spec`` whose partition date lies in [start, end] (inclusive), sorted.
 
     Files whose name has no valid date belong to no partition: ``misnamed_files`` lists them.
@@ -56,7 +58,12 @@ def misnamed_files(spec: SourceSpec, landing_dir: Path) -> list[tuple[LandingFil
         try:
             partition_date_from_name(relative)
         except ValueError as exc:
-            bad.append((LandingFile(path, relative, None, store_id_from_path(relative)), f"bad date in file name: {exc}"))
+            bad.append(
+                (
+                    LandingFile(path, relative, None, store_id_from_path(relative)),
+                    f"bad date in file name: {exc}",
+                )
+            )
     return bad
 
 
@@ -76,7 +83,11 @@ def store_currencies(landing_dir: Path) -> dict[str, str]:
     except yaml.YAMLError:
         return {}  # the stores asset reports the problem; parsing the others must not stop here
     entries = data.get("stores", []) if isinstance(data, dict) else data or []
-    return {str(e["store_id"]): str(e["currency"]) for e in entries if isinstance(e, dict) and e.get("store_id") and e.get("currency")}
+    return {
+        str(e["store_id"]): str(e["currency"])
+        for e in entries
+        if isinstance(e, dict) and e.get("store_id") and e.get("currency")
+    }
 
 
 def parse_context(file: LandingFile, currencies: dict[str, str]) -> ParseContext:

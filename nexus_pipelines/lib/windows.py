@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class EmptyWindow(ValueError):

@@ -29,8 +29,16 @@ def prepare(url: str, landing: Path, target: Path) -> None:
     empty = landing.parent / "empty-landing"
     empty.mkdir(exist_ok=True)
     load_landing(url, empty)
-    run_dbt(url, "run", "--select", VIEWS, "--exclude", "tag:partitioned", variables={"rebuild_from_ops": True},
-            target_dir=target)
+    run_dbt(
+        url,
+        "run",
+        "--select",
+        VIEWS,
+        "--exclude",
+        "tag:partitioned",
+        variables={"rebuild_from_ops": True},
+        target_dir=target,
+    )
 
 
 def partial_run(url: str, landing: Path, start: dt.date, end: dt.date, target: Path) -> dict:
@@ -58,7 +66,9 @@ def partial_run(url: str, landing: Path, start: dt.date, end: dt.date, target: P
 
 def finish(url: str, target: Path) -> None:
     """Every model that is not an incremental fact (views, intermediate tables, whole-rebuilt marts)."""
-    run_dbt(url, "run", "--exclude", "tag:partitioned", variables={"rebuild_from_ops": True}, target_dir=target)
+    run_dbt(
+        url, "run", "--exclude", "tag:partitioned", variables={"rebuild_from_ops": True}, target_dir=target
+    )
 
 
 def full_rebuild(url: str, landing: Path, target: Path) -> None:
@@ -74,12 +84,22 @@ def mart_tables(url: str) -> dict[str, list[str]]:
     """Every table of schema marts as sorted JSON rows (build-time columns left out)."""
     drop = " - ".join(f"'{c}'" for c in BUILD_TIME_COLUMNS)
     with psycopg.connect(url) as conn:
-        names = [r[0] for r in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' "
-            "and table_type = 'BASE TABLE' order by 1").fetchall()]
-        return {name: [r[0] for r in conn.execute(
-            f'select (to_jsonb(t) - {drop})::text from marts."{name}" as t order by 1').fetchall()]
-            for name in names}
+        names = [
+            r[0]
+            for r in conn.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' "
+                "and table_type = 'BASE TABLE' order by 1"
+            ).fetchall()
+        ]
+        return {
+            name: [
+                r[0]
+                for r in conn.execute(
+                    f'select (to_jsonb(t) - {drop})::text from marts."{name}" as t order by 1'
+                ).fetchall()
+            ]
+            for name in names
+        }
 
 
 def differences(left: dict[str, list[str]], right: dict[str, list[str]], limit: int = 2) -> list[str]:
@@ -93,5 +113,7 @@ def differences(left: dict[str, list[str]], right: dict[str, list[str]], limit: 
         if a != b:
             only_a = sorted(set(a) - set(b))[:limit]
             only_b = sorted(set(b) - set(a))[:limit]
-            problems.append(f"{name}: {len(a)} vs {len(b)} rows; only incremental: {only_a}; only full: {only_b}")
+            problems.append(
+                f"{name}: {len(a)} vs {len(b)} rows; only incremental: {only_a}; only full: {only_b}"
+            )
     return problems

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import psycopg
 import pytest
 from dagster import DagsterInstance
 
-from nexus_pipelines.lib.config import load_settings
 from nexus_pipelines.demo import generate
+from nexus_pipelines.lib.config import load_settings
 from nexus_pipelines.lib.warehouse.connection import with_database
 
 from .dbt_runner import create_database, drop_database
@@ -33,8 +33,14 @@ def pipeline_run(server_url: str, tmp: Path, **generate_options) -> Iterator[dic
     try:
         with DagsterInstance.ephemeral() as instance:
             outcome = run_window(instance=instance, settings=load_settings())
-            yield {"url": url, "landing": landing, "truth": truth, "outcome": outcome,
-                   "instance": instance, "run_window": run_window}
+            yield {
+                "url": url,
+                "landing": landing,
+                "truth": truth,
+                "outcome": outcome,
+                "instance": instance,
+                "run_window": run_window,
+            }
     finally:
         patch.undo()
         drop_database(server_url, name)

@@ -10,23 +10,63 @@ stores:
   - {store_id: eu-de, name: Germany, marketplace: A1PA6795UKMFR9, currency: EUR, timezone: Europe/Berlin}
 """
 ORDERS_HEADER = [
-    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
-    "fulfillment-channel", "sales-channel", "order-channel", "ship-service-level", "product-name",
-    "sku", "asin", "item-status", "quantity", "currency", "item-price", "item-tax", "shipping-price",
-    "shipping-tax", "gift-wrap-price", "gift-wrap-tax", "item-promotion-discount",
-    "ship-promotion-discount", "ship-city", "ship-state", "ship-postal-code", "ship-country",
-    "promotion-ids", "cpf", "is-business-order", "purchase-order-number", "price-designation",
+    "amazon-order-id",
+    "merchant-order-id",
+    "purchase-date",
+    "last-updated-date",
+    "order-status",
+    "fulfillment-channel",
+    "sales-channel",
+    "order-channel",
+    "ship-service-level",
+    "product-name",
+    "sku",
+    "asin",
+    "item-status",
+    "quantity",
+    "currency",
+    "item-price",
+    "item-tax",
+    "shipping-price",
+    "shipping-tax",
+    "gift-wrap-price",
+    "gift-wrap-tax",
+    "item-promotion-discount",
+    "ship-promotion-discount",
+    "ship-city",
+    "ship-state",
+    "ship-postal-code",
+    "ship-country",
+    "promotion-ids",
+    "cpf",
+    "is-business-order",
+    "purchase-order-number",
+    "price-designation",
 ]
 RETURNS_HEADER = [
-    "return-date", "order-id", "sku", "asin", "fnsku", "product-name", "quantity",
-    "fulfillment-center-id", "detailed-disposition", "reason", "status", "license-plate-number",
+    "return-date",
+    "order-id",
+    "sku",
+    "asin",
+    "fnsku",
+    "product-name",
+    "quantity",
+    "fulfillment-center-id",
+    "detailed-disposition",
+    "reason",
+    "status",
+    "license-plate-number",
     "customer-comments",
 ]
-SELLER_MARTS = ("+path:models/marts/business +path:models/marts/inventory +path:models/marts/returns"
-                " +dim_product dim_store")
+SELLER_MARTS = (
+    "+path:models/marts/business +path:models/marts/inventory +path:models/marts/returns"
+    " +dim_product dim_store"
+)
 # the partitioned facts of the seller marts (Dagster runs every tag:partitioned model together;
 # the product area's facts are left out here so that these tests only depend on seller data)
-PARTITIONED = " ".join(f"tag:partitioned,path:models/marts/{area}" for area in ("business", "inventory", "returns"))
+PARTITIONED = " ".join(
+    f"tag:partitioned,path:models/marts/{area}" for area in ("business", "inventory", "returns")
+)
 
 
 def tsv(header: list[str], rows: list[dict]) -> str:

@@ -35,21 +35,41 @@ from .pipeline_runner import pipeline_run, rows
 START = dt.date(2026, 3, 1)
 DAYS = 40
 MODELS = {
-    "first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based",
-    "markov", "shapley",
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "time_decay",
+    "position_based",
+    "markov",
+    "shapley",
 }
 ANALYTICS_TABLES = (
-    "cohort_retention", "attribution_touch_credits", "channel_attribution_daily",
-    "markov_removal_effects", "user_engagement", "clv_model_params", "clv_calibration",
-    "customer_ltv", "experiment_results",
+    "cohort_retention",
+    "attribution_touch_credits",
+    "channel_attribution_daily",
+    "markov_removal_effects",
+    "user_engagement",
+    "clv_model_params",
+    "clv_calibration",
+    "customer_ltv",
+    "experiment_results",
 )
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, server_url):
     """Generate 40 days for 400 web users, then materialize every asset in one Dagster run."""
-    with pipeline_run(server_url, tmp_path_factory.mktemp("analytics"),
-                      seed=7, start=START, days=DAYS, stores=1, skus=4, users=400) as result:
+    with pipeline_run(
+        server_url,
+        tmp_path_factory.mktemp("analytics"),
+        seed=7,
+        start=START,
+        days=DAYS,
+        stores=1,
+        skus=4,
+        users=400,
+    ) as result:
         yield result
 
 
@@ -62,7 +82,9 @@ def frame(url: str, query: str, params=None) -> pd.DataFrame:
 def test_run_succeeds_and_every_analytics_table_has_rows(run):
     assert run["outcome"].success, run["outcome"].failed_steps
     for table in ANALYTICS_TABLES:
-        (count,) = rows(run["url"], sql.SQL("select count(*) from {}").format(sql.Identifier("analytics", table)))[0]
+        (count,) = rows(
+            run["url"], sql.SQL("select count(*) from {}").format(sql.Identifier("analytics", table))
+        )[0]
         assert count > 0, table
 
 
@@ -71,37 +93,59 @@ def test_run_succeeds_and_every_analytics_table_has_rows(run):
 
 def test_credits_sum_to_one_per_conversion_and_to_the_order_revenue(run):
     url = run["url"]
-    (orders, revenue) = rows(url, "select count(*), sum(revenue)::float8 from marts.fct_orders_web where revenue > 0")[0]
+    (orders, revenue) = rows(
+        url, "select count(*), sum(revenue)::float8 from marts.fct_orders_web where revenue > 0"
+    )[0]
     assert orders > 100
-    per_conversion = frame(url, """
+    per_conversion = frame(
+        url,
+        """
         select model, conversion_id, sum(credit) as credit, sum(credited_revenue) as credited
-        from analytics.attribution_touch_credits group by model, conversion_id""")
+        from analytics.attribution_touch_credits group by model, conversion_id""",
+    )
     assert set(per_conversion["model"]) == MODELS
     assert np.allclose(per_conversion["credit"], 1.0, atol=1e-9)
-    totals = per_conversion.groupby("model").agg(conversions=("conversion_id", "nunique"), revenue=("credited", "sum"))
+    totals = per_conversion.groupby("model").agg(
+        conversions=("conversion_id", "nunique"), revenue=("credited", "sum")
+    )
     assert (totals["conversions"] == orders).all()
     assert np.allclose(totals["revenue"], revenue, rtol=0, atol=0.005)
 
 
 def test_touches_are_the_users_sessions_of_the_30_days_before_the_order(run):
     # independent count: sessions of the order's user in (ordered_at - 30 days, ordered_at], at least 1
-    expected = dict(rows(run["url"], """
+    expected = dict(
+        rows(
+            run["url"],
+            """
         select o.order_id, greatest(1, (
             select count(*) from marts.fct_sessions s
             where s.user_key = o.user_key and s.started_at <= o.ordered_at
               and s.started_at > o.ordered_at - interval '30 days'))
-        from marts.fct_orders_web o where o.revenue > 0"""))
-    touches = dict(rows(run["url"], """
+        from marts.fct_orders_web o where o.revenue > 0""",
+        )
+    )
+    touches = dict(
+        rows(
+            run["url"],
+            """
         select conversion_id, count(*) from analytics.attribution_touch_credits
-        where model = 'linear' group by conversion_id"""))
+        where model = 'linear' group by conversion_id""",
+        )
+    )
     assert touches == expected
     assert max(expected.values()) > 1  # multi-touch journeys exist
 
 
 def test_last_touch_orders_per_channel_are_the_planted_order_channels(run):
-    last_touch = dict(rows(run["url"], """
+    last_touch = dict(
+        rows(
+            run["url"],
+            """
         select channel, sum(credit)::float8 from analytics.attribution_touch_credits
-        where model = 'last_touch' group by channel"""))
+        where model = 'last_touch' group by channel""",
+        )
+    )
     planted = run["truth"]["web"]["orders_by_channel"]
     assert {c: round(v) for c, v in last_touch.items()} == planted
 
@@ -110,10 +154,13 @@ def test_markov_and_shapley_split_each_conversion_by_channel_weights(run):
     url = run["url"]
     effects = dict(rows(url, "select channel, removal_effect from analytics.markov_removal_effects"))
     assert all(0.0 <= e <= 1.0 for e in effects.values()) and max(effects.values()) > 0
-    credits = frame(url, """
+    credits = frame(
+        url,
+        """
         select model, conversion_id, channel, sum(credit) as credit
         from analytics.attribution_touch_credits where model in ('markov', 'shapley')
-        group by model, conversion_id, channel""")
+        group by model, conversion_id, channel""",
+    )
     markov = credits[credits["model"] == "markov"].copy()
     # credit(c) / RE(c) is the same for every channel of a conversion: 1 / sum of its channels' RE
     markov["ratio"] = markov["credit"] / markov["channel"].map(effects)
@@ -126,10 +173,14 @@ def test_markov_and_shapley_split_each_conversion_by_channel_weights(run):
 
 def test_daily_attribution_totals_revenue_and_spend_per_model(run):
     url = run["url"]
-    (revenue, orders) = rows(url, "select sum(revenue)::float8, count(*) from marts.fct_orders_web where revenue > 0")[0]
+    (revenue, orders) = rows(
+        url, "select sum(revenue)::float8, count(*) from marts.fct_orders_web where revenue > 0"
+    )[0]
     (raw_spend,) = rows(url, "select sum(spend)::float8 from raw.marketing_spend")[0]
     daily = frame(url, "select * from analytics.channel_attribution_daily")
-    totals = daily.groupby("model").agg(revenue=("revenue", "sum"), conversions=("conversions", "sum"), spend=("spend", "sum"))
+    totals = daily.groupby("model").agg(
+        revenue=("revenue", "sum"), conversions=("conversions", "sum"), spend=("spend", "sum")
+    )
     assert set(totals.index) == MODELS
     assert np.allclose(totals["revenue"], revenue, atol=0.005)
     assert np.allclose(totals["conversions"], orders, atol=1e-6)
@@ -148,12 +199,14 @@ def test_attribution_check_passes(run):
 
 
 def test_weighted_touch_credits_by_hand():
-    touches = pd.DataFrame({
-        "conversion_id": ["o1", "o1", "o1", "o2"],
-        "touch_index": [1, 2, 3, 1],
-        "channel": ["Email", "Direct", "Email", "Display"],
-        "revenue": [90.0, 90.0, 90.0, 10.0],
-    })
+    touches = pd.DataFrame(
+        {
+            "conversion_id": ["o1", "o1", "o1", "o2"],
+            "touch_index": [1, 2, 3, 1],
+            "channel": ["Email", "Direct", "Email", "Display"],
+            "revenue": [90.0, 90.0, 90.0, 10.0],
+        }
+    )
     markov = weighted_touch_credits(touches, {"Email": 0.6, "Direct": 0.3, "Display": 0.0})
     # o1: Email 0.6 / 0.9 = 2/3 split over its two touches, Direct 1/3; o2: no positive weight -> 1
     assert np.allclose(markov["credit"], [1 / 3, 1 / 3, 1 / 3, 1.0])
@@ -210,7 +263,9 @@ def test_experiment_statistics_are_recomputed_by_scipy(run):
     users = results.drop_duplicates("variation_id").set_index("variation_id")["users"]
     srm = stats.chisquare(users.to_numpy()).pvalue
     assert np.allclose(results["srm_p_value"], srm)
-    conv = results[(results["metric"] == "conversion") & (results["engine"] == "frequentist")].set_index("variation_id")
+    conv = results[(results["metric"] == "conversion") & (results["engine"] == "frequentist")].set_index(
+        "variation_id"
+    )
     assert conv.loc["control", "is_control"] and pd.isna(conv.loc["control", "lift"])
     c, t = conv.loc["control"], conv.loc["treatment"]
     p_c, p_t = c["numerator"] / c["users"], t["numerator"] / t["users"]
@@ -220,17 +275,22 @@ def test_experiment_statistics_are_recomputed_by_scipy(run):
     va, vb = p_c * (1 - p_c) / c["users"], p_t * (1 - p_t) / t["users"]
     dof = (va + vb) ** 2 / (va**2 / (c["users"] - 1) + vb**2 / (t["users"] - 1))
     assert t["p_value"] == pytest.approx(2 * stats.t.sf(abs(t["lift"]) / np.sqrt(var), dof), rel=1e-9)
-    bayes = results[(results["metric"] == "conversion") & (results["engine"] == "bayesian")].set_index("variation_id")
+    bayes = results[(results["metric"] == "conversion") & (results["engine"] == "bayesian")].set_index(
+        "variation_id"
+    )
     assert bayes.loc["treatment", "chance_to_win"] == pytest.approx(stats.norm.cdf(t["lift"] / np.sqrt(var)))
 
 
 def test_srm_check_passes_on_the_demo_and_warns_on_a_mismatch(run, fresh_db):
     assert sample_ratio_mismatch(warehouse=WarehouseResource(database_url=run["url"])).passed
-    skewed = pd.DataFrame({
-        "experiment_id": ["skewed", "skewed"], "variation_id": ["control", "treatment"],
-        "users": [1000, 1200],
-        "srm_p_value": [stats.chisquare([1000, 1200]).pvalue] * 2,
-    })
+    skewed = pd.DataFrame(
+        {
+            "experiment_id": ["skewed", "skewed"],
+            "variation_id": ["control", "treatment"],
+            "users": [1000, 1200],
+            "srm_p_value": [stats.chisquare([1000, 1200]).pvalue] * 2,
+        }
+    )
     replace_table(fresh_db, "analytics", "experiment_results", skewed)
     result = sample_ratio_mismatch(warehouse=WarehouseResource(database_url=fresh_db))
     assert not result.passed and result.severity == AssetCheckSeverity.WARN
@@ -252,8 +312,11 @@ def test_cohort_retention_offset_zero_and_cohort_sizes(run):
     (users,) = rows(url, "select count(distinct user_key) from marts.fct_sessions")[0]
     first = zero[zero["mode"] == "first_time"].groupby("period_grain")["cohort_size"].sum()
     assert first.to_dict() == {"week": users, "month": users}
-    (user_weeks,) = rows(url, """
-        select count(*) from (select distinct user_key, date_trunc('week', session_date) from marts.fct_sessions) x""")[0]
+    (user_weeks,) = rows(
+        url,
+        """
+        select count(*) from (select distinct user_key, date_trunc('week', session_date) from marts.fct_sessions) x""",
+    )[0]
     recurring = zero[(zero["mode"] == "recurring") & (zero["period_grain"] == "week")]
     assert recurring["cohort_size"].sum() == user_weeks
 
@@ -265,8 +328,14 @@ def test_customer_ltv_one_row_per_customer_with_valid_scores(run):
     url = run["url"]
     ltv = frame(url, "select * from analytics.customer_ltv")
     assert list(ltv.columns) == list(LTV_TYPES)
-    customers = {u for (u,) in rows(url, """
-        select distinct user_id from marts.fct_orders_web where user_id is not null and revenue > 0""")}
+    customers = {
+        u
+        for (u,) in rows(
+            url,
+            """
+        select distinct user_id from marts.fct_orders_web where user_id is not null and revenue > 0""",
+        )
+    }
     assert ltv["user_id"].is_unique and set(ltv["user_id"]) == customers
     assert ltv["p_alive"].between(0, 1).all()
     assert (ltv["clv_12m"] >= 0).all() and ltv["clv_12m"].sum() > 0
@@ -278,18 +347,26 @@ def test_customer_ltv_one_row_per_customer_with_valid_scores(run):
 
 def test_clv_rfm_and_params_match_an_independent_pandas_fit(run):
     url = run["url"]
-    params = frame(url, """
+    params = frame(
+        url,
+        """
         select model, parameter, value, log_likelihood from analytics.clv_model_params
-        where fitted_at = (select max(fitted_at) from analytics.clv_model_params)""")
+        where fitted_at = (select max(fitted_at) from analytics.clv_model_params)""",
+    )
     stored = dict(zip(params["parameter"], params["value"]))
     assert set(stored) == {"r", "alpha", "a", "b", "p", "q", "v"}
     # the RFM summary the assets computed in SQL, rebuilt with pandas from the order timestamps
-    orders = frame(url, """
+    orders = frame(
+        url,
+        """
         select user_id, ordered_at, revenue::float8 as revenue from marts.fct_orders_web
-        where user_id is not null and revenue > 0""")
+        where user_id is not null and revenue > 0""",
+    )
     orders["ordered_at"] = pd.to_datetime(orders["ordered_at"], utc=True)
     summary = rfm_summary(orders, "user_id", "ordered_at", "revenue")
-    ltv = frame(url, "select user_id, frequency, recency_days, t_days, monetary_value from analytics.customer_ltv")
+    ltv = frame(
+        url, "select user_id, frequency, recency_days, t_days, monetary_value from analytics.customer_ltv"
+    )
     ltv = ltv.set_index("user_id").loc[summary.index]
     assert (ltv["frequency"].to_numpy() == summary["frequency"].to_numpy()).all()
     assert np.allclose(ltv["recency_days"], summary["recency"]) and np.allclose(ltv["t_days"], summary["T"])
@@ -306,9 +383,15 @@ def test_clv_rfm_and_params_match_an_independent_pandas_fit(run):
 def test_clv_fit_is_current_check(run, fresh_db):
     assert clv_fit_is_current(warehouse=WarehouseResource(database_url=run["url"])).passed
     # a fit that stops a day before the last order is stale
-    (last_day,) = rows(run["url"], "select max(order_date) from marts.fct_orders_web where user_id is not null")[0]
-    stale = pd.DataFrame({"fitted_at": [dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)],
-                          "observation_end": [last_day - dt.timedelta(days=1)]})
+    (last_day,) = rows(
+        run["url"], "select max(order_date) from marts.fct_orders_web where user_id is not null"
+    )[0]
+    stale = pd.DataFrame(
+        {
+            "fitted_at": [dt.datetime(2026, 1, 1, tzinfo=dt.UTC)],
+            "observation_end": [last_day - dt.timedelta(days=1)],
+        }
+    )
     replace_table(fresh_db, "analytics", "clv_model_params", stale)
     orders = pd.DataFrame({"order_date": [last_day], "revenue": [10.0], "user_id": ["u1"]})
     replace_table(fresh_db, "marts", "fct_orders_web", orders)
@@ -318,15 +401,26 @@ def test_clv_fit_is_current_check(run, fresh_db):
 
 def test_without_repeat_buyers_clv_model_skips_the_fit_and_customer_ltv_still_lists_customers(fresh_db):
     day = dt.date(2026, 3, 1)
-    orders = pd.DataFrame({
-        "user_id": ["u1", "u2", "u3"], "order_date": [day, day, day + dt.timedelta(days=2)],
-        "revenue": [20.0, 35.5, 12.0],
-    })
+    orders = pd.DataFrame(
+        {
+            "user_id": ["u1", "u2", "u3"],
+            "order_date": [day, day, day + dt.timedelta(days=2)],
+            "revenue": [20.0, 35.5, 12.0],
+        }
+    )
     replace_table(fresh_db, "marts", "fct_orders_web", orders)
-    engagement = pd.DataFrame({"user_key": ["u1", "u2"], "is_identified": [True, True],
-                               "engagement_score": [40.0, 60.0], "engagement_tier": ["medium", "medium"]})
+    engagement = pd.DataFrame(
+        {
+            "user_key": ["u1", "u2"],
+            "is_identified": [True, True],
+            "engagement_score": [40.0, 60.0],
+            "engagement_tier": ["medium", "medium"],
+        }
+    )
     replace_table(fresh_db, "analytics", "user_engagement", engagement)
-    result = materialize([clv_model, customer_ltv], resources={"warehouse": WarehouseResource(database_url=fresh_db)})
+    result = materialize(
+        [clv_model, customer_ltv], resources={"warehouse": WarehouseResource(database_url=fresh_db)}
+    )
     assert result.success
     fit = result.asset_materializations_for_node("clv_model")[0].metadata
     assert fit["fitted"].value is False and "repeat purchase" in fit["reason"].value
@@ -340,14 +434,21 @@ def test_without_repeat_buyers_clv_model_skips_the_fit_and_customer_ltv_still_li
 
 def test_clv_calibration_report_covers_the_calibration_customers(run):
     url = run["url"]
-    report = frame(url, """
+    report = frame(
+        url,
+        """
         select * from analytics.clv_calibration
-        where fitted_at = (select max(fitted_at) from analytics.clv_calibration)""")
+        where fitted_at = (select max(fitted_at) from analytics.clv_calibration)""",
+    )
     overall = report[report["calibration_frequency"] == "all"].iloc[0]
     assert overall["holdout_days"] == (overall["observation_end"] - overall["calibration_end"]).days
-    (expected,) = rows(url, """
+    (expected,) = rows(
+        url,
+        """
         select count(distinct user_id) from marts.fct_orders_web
-        where user_id is not null and revenue > 0 and order_date <= %s""", (overall["calibration_end"],))[0]
+        where user_id is not null and revenue > 0 and order_date <= %s""",
+        (overall["calibration_end"],),
+    )[0]
     assert overall["n_customers"] == expected
     buckets = report[report["calibration_frequency"] != "all"]
     assert buckets["n_customers"].sum() == expected and overall["mae"] >= 0

@@ -26,7 +26,7 @@ from nexus_pipelines.lib.warehouse.frames import replace_table
 CHANNELS = ["Direct", "Organic Search", "Paid Search", "Email", "Paid Social", "Referral"]
 START = dt.date(2026, 3, 2)  # a Monday
 TABLES = ("attribution_touch_credits", "channel_attribution_daily", "markov_removal_effects")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class Marts:
@@ -45,41 +45,88 @@ class Marts:
             if self.rng.random() < 0.5:
                 continue
             user = f"u{n}"
-            started = dt.datetime.combine(day, dt.time(8), UTC) + dt.timedelta(minutes=self.rng.randrange(600))
-            self.sessions.append({"session_id": f"s{len(self.sessions)}", "user_key": user,
-                                  "channel": self.rng.choice(CHANNELS), "started_at": started, "session_date": day})
+            started = dt.datetime.combine(day, dt.time(8), UTC) + dt.timedelta(
+                minutes=self.rng.randrange(600)
+            )
+            self.sessions.append(
+                {
+                    "session_id": f"s{len(self.sessions)}",
+                    "user_key": user,
+                    "channel": self.rng.choice(CHANNELS),
+                    "started_at": started,
+                    "session_date": day,
+                }
+            )
             if self.rng.random() < 0.25:
                 self.next_order += 1
-                self.orders.append({"order_id": f"o{self.next_order}", "user_key": user,
-                                    "ordered_at": started + dt.timedelta(minutes=5), "order_date": day,
-                                    "revenue": round(self.rng.uniform(5, 120), 2)})
+                self.orders.append(
+                    {
+                        "order_id": f"o{self.next_order}",
+                        "user_key": user,
+                        "ordered_at": started + dt.timedelta(minutes=5),
+                        "order_date": day,
+                        "revenue": round(self.rng.uniform(5, 120), 2),
+                    }
+                )
         for channel in ("google ads", "facebook", "newsletter", "tv"):
-            self.spend.append({"spend_date": day, "channel": channel, "campaign": "c",
-                               "spend": round(self.rng.uniform(10, 50), 2)})
+            self.spend.append(
+                {
+                    "spend_date": day,
+                    "channel": channel,
+                    "campaign": "c",
+                    "spend": round(self.rng.uniform(10, 50), 2),
+                }
+            )
 
     def write(self) -> None:
-        replace_table(self.url, "marts", "fct_sessions", pd.DataFrame(self.sessions),
-                      {"started_at": "timestamptz", "session_date": "date"})
-        replace_table(self.url, "marts", "fct_orders_web", pd.DataFrame(self.orders),
-                      {"ordered_at": "timestamptz", "order_date": "date", "revenue": "numeric(18,2)"})
-        replace_table(self.url, "staging", "stg_marketing__spend", pd.DataFrame(self.spend),
-                      {"spend_date": "date", "spend": "numeric(18,2)"})
+        replace_table(
+            self.url,
+            "marts",
+            "fct_sessions",
+            pd.DataFrame(self.sessions),
+            {"started_at": "timestamptz", "session_date": "date"},
+        )
+        replace_table(
+            self.url,
+            "marts",
+            "fct_orders_web",
+            pd.DataFrame(self.orders),
+            {"ordered_at": "timestamptz", "order_date": "date", "revenue": "numeric(18,2)"},
+        )
+        replace_table(
+            self.url,
+            "staging",
+            "stg_marketing__spend",
+            pd.DataFrame(self.spend),
+            {"spend_date": "date", "spend": "numeric(18,2)"},
+        )
 
 
 def attribute(url: str, schema: str = "analytics", chunk: int = 7):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NEXUS_ANALYTICS_SCHEMA", schema)
         patch.setattr(attribution, "CHUNK_TOUCHES", chunk)
-        result = materialize([channel_attribution], resources={"warehouse": WarehouseResource(database_url=url)})
+        result = materialize(
+            [channel_attribution], resources={"warehouse": WarehouseResource(database_url=url)}
+        )
     assert result.success
-    return {m.asset_key.path[-1]: m.metadata for m in result.asset_materializations_for_node("channel_attribution")}
+    return {
+        m.asset_key.path[-1]: m.metadata
+        for m in result.asset_materializations_for_node("channel_attribution")
+    }
 
 
 def tables(url: str, schema: str) -> dict[str, list[str]]:
     with psycopg.connect(url) as conn:
-        return {t: [r[0] for r in conn.execute(
-            f"select (to_jsonb(t) - 'computed_at')::text from {schema}.{t} as t order by 1").fetchall()]
-            for t in TABLES}
+        return {
+            t: [
+                r[0]
+                for r in conn.execute(
+                    f"select (to_jsonb(t) - 'computed_at')::text from {schema}.{t} as t order by 1"
+                ).fetchall()
+            ]
+            for t in TABLES
+        }
 
 
 def assert_equals_fresh(url: str, step: int) -> None:
@@ -100,7 +147,9 @@ def test_incremental_attribution_equals_a_fresh_computation_at_every_step(fresh_
     first = attribute(fresh_db)
     conversions = len(marts.orders)
     assert first["attribution_touch_credits"]["conversions_credited_this_run"].value == conversions
-    assert first["markov_removal_effects"]["fitted_before"].value == "2026-03-09"  # the Monday of the last week
+    assert (
+        first["markov_removal_effects"]["fitted_before"].value == "2026-03-09"
+    )  # the Monday of the last week
     assert_equals_fresh(fresh_db, 1)
 
     # Wednesday of the same week: only the new day's orders are credited, the fit stays
@@ -109,22 +158,35 @@ def test_incremental_attribution_equals_a_fresh_computation_at_every_step(fresh_
     marts.write()
     second = attribute(fresh_db)
     assert second["markov_removal_effects"]["refitted_this_run"].value is False
-    assert second["attribution_touch_credits"]["conversions_credited_this_run"].value == len(marts.orders) - before
+    assert (
+        second["attribution_touch_credits"]["conversions_credited_this_run"].value
+        == len(marts.orders) - before
+    )
     assert_equals_fresh(fresh_db, 2)
 
     # a re-stated order of the current week and one more touch of an older conversion of this week
     marts.orders[-1]["revenue"] = 1.25
     recent = next(o for o in marts.orders if o["order_date"] == START + dt.timedelta(days=8))
-    marts.sessions.append({"session_id": "late", "user_key": recent["user_key"], "channel": "Referral",
-                           "started_at": recent["ordered_at"] - dt.timedelta(hours=30),
-                           "session_date": (recent["ordered_at"] - dt.timedelta(hours=30)).date()})
+    marts.sessions.append(
+        {
+            "session_id": "late",
+            "user_key": recent["user_key"],
+            "channel": "Referral",
+            "started_at": recent["ordered_at"] - dt.timedelta(hours=30),
+            "session_date": (recent["ordered_at"] - dt.timedelta(hours=30)).date(),
+        }
+    )
     marts.write()
     third = attribute(fresh_db)
     assert third["markov_removal_effects"]["refitted_this_run"].value is False  # all after the boundary
     touched_users = {recent["user_key"]}
-    later_orders_of_user = [o for o in marts.orders if o["user_key"] in touched_users
-                            and o["ordered_at"] >= recent["ordered_at"] - dt.timedelta(hours=30)
-                            and o["ordered_at"] - dt.timedelta(days=30) < recent["ordered_at"] - dt.timedelta(hours=30)]
+    later_orders_of_user = [
+        o
+        for o in marts.orders
+        if o["user_key"] in touched_users
+        and o["ordered_at"] >= recent["ordered_at"] - dt.timedelta(hours=30)
+        and o["ordered_at"] - dt.timedelta(days=30) < recent["ordered_at"] - dt.timedelta(hours=30)
+    ]
     expected = {o["order_id"] for o in later_orders_of_user} | {marts.orders[-1]["order_id"]}
     assert third["attribution_touch_credits"]["conversions_credited_this_run"].value == len(expected)
     assert_equals_fresh(fresh_db, 3)

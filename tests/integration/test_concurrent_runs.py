@@ -21,8 +21,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from nexus_pipelines.lib.formats import SOURCES
 from nexus_pipelines.demo import generate
+from nexus_pipelines.lib.formats import SOURCES
 from nexus_pipelines.lib.warehouse.connection import with_database
 
 from .dbt_runner import create_database, drop_database, query
@@ -39,18 +39,34 @@ def cli(server_url, tmp_path_factory):
     url = with_database(server_url, name)
     landing = tmp / "landing"
     generate(landing, seed=11, start=START, days=4, stores=2, skus=4, users=60)
-    env = {**os.environ, "NEXUS_DATABASE_URL": url, "NEXUS_HOME": str(tmp / "home"),
-           "NEXUS_LANDING_DIR": str(landing)}
+    env = {
+        **os.environ,
+        "NEXUS_DATABASE_URL": url,
+        "NEXUS_HOME": str(tmp / "home"),
+        "NEXUS_LANDING_DIR": str(landing),
+    }
     env.pop("DAGSTER_HOME", None)
-    yield {"url": url, "env": env, "landing": landing, "tmp": tmp, "server_url": server_url,
-           "dagster_url": with_database(server_url, f"{name}_dagster")}
+    yield {
+        "url": url,
+        "env": env,
+        "landing": landing,
+        "tmp": tmp,
+        "server_url": server_url,
+        "dagster_url": with_database(server_url, f"{name}_dagster"),
+    }
     drop_database(server_url, name)
     drop_database(server_url, f"{name}_dagster")
 
 
 def start_run(env: dict, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([NEXUS, "run", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    return subprocess.Popen(
+        [NEXUS, "run", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def finish(process: subprocess.Popen, timeout: int = 600) -> tuple[int, str]:
@@ -97,16 +113,28 @@ def test_a_killed_run_is_marked_failed_and_concurrent_runs_load_every_row_once(c
 
     # one copy of every landed line, one successful load per file
     for name in SOURCES:
-        total, distinct = query(url, f"select count(*), count(distinct (_source_file, _row_number)) from raw.{name}")[0]
+        total, distinct = query(
+            url, f"select count(*), count(distinct (_source_file, _row_number)) from raw.{name}"
+        )[0]
         assert total == distinct, name
         assert total > 0 or name in ("amazon_returns", "marketing_spend"), name
-    loads = query(url, """select source, file_path, count(*) from ops.load_manifest where status = 'loaded'
-                          group by 1, 2 having count(*) <> 1""")
+    loads = query(
+        url,
+        """select source, file_path, count(*) from ops.load_manifest where status = 'loaded'
+                          group by 1, 2 having count(*) <> 1""",
+    )
     assert loads == []
-    files = sum(1 for p in cli["landing"].rglob("*") if p.is_file() and p.name not in ("truth.json", ".generated.json"))
+    files = sum(
+        1
+        for p in cli["landing"].rglob("*")
+        if p.is_file() and p.name not in ("truth.json", ".generated.json")
+    )
     # sales and traffic files feed two raw tables
     traffic = sum(1 for _ in cli["landing"].glob("amazon/*/sales_traffic/*.json"))
-    assert query(url, "select count(distinct (source, file_path)) from ops.load_manifest")[0][0] == files + traffic
+    assert (
+        query(url, "select count(distinct (source, file_path)) from ops.load_manifest")[0][0]
+        == files + traffic
+    )
 
     name = create_database(cli["server_url"], "nexus_cfull")
     full = with_database(cli["server_url"], name)

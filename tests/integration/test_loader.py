@@ -13,8 +13,10 @@ import pytest
 from nexus_pipelines.lib.formats import SOURCES
 from nexus_pipelines.lib.ingestion import IngestionFailed, ingest
 
-ORDERS_HEADER = ("amazon-order-id\tpurchase-date\tlast-updated-date\torder-status\tsku\tasin\tquantity"
-                 "\tcurrency\titem-price\titem-promotion-discount")
+ORDERS_HEADER = (
+    "amazon-order-id\tpurchase-date\tlast-updated-date\torder-status\tsku\tasin\tquantity"
+    "\tcurrency\titem-price\titem-promotion-discount"
+)
 
 
 def write_orders(landing: Path, store: str, day: str, lines: list[str], header: str = ORDERS_HEADER) -> Path:
@@ -29,13 +31,19 @@ GOOD = [
     "111-2\t2026-03-02T12:00:00+00:00\t2026-03-02T12:00:00+00:00\tCancelled\tSKU-1\tB01\t1\tUSD\t10.00\t0",
     "111-3\t2026-03-02T13:00:00+00:00\t2026-03-02T13:00:00+00:00\tShipped\tSKU-2\tB02\t3\tUSD\t29.97\t1.50",
 ]
-BAD_QUANTITY = "111-4\t2026-03-02T14:00:00+00:00\t2026-03-02T14:00:00+00:00\tShipped\tSKU-2\tB02\tabc\tUSD\t9.99\t0"
+BAD_QUANTITY = (
+    "111-4\t2026-03-02T14:00:00+00:00\t2026-03-02T14:00:00+00:00\tShipped\tSKU-2\tB02\tabc\tUSD\t9.99\t0"
+)
 BAD_DATE = "111-5\tnot-a-date\t2026-03-02T14:00:00+00:00\tShipped\tSKU-2\tB02\t1\tUSD\t9.99\t0"
 
 
 def table_rows(url: str, table: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
-        columns = [c.name for c in SOURCES[table].columns] + ["_partition_date", "_source_file", "_row_number"]
+        columns = [c.name for c in SOURCES[table].columns] + [
+            "_partition_date",
+            "_source_file",
+            "_row_number",
+        ]
         query = f"select {', '.join(columns)} from raw.{table} order by _source_file, _row_number"
         return conn.execute(query).fetchall()
 
@@ -104,12 +112,16 @@ def test_unreadable_file_fails_with_file_and_line_while_other_partitions_load(fr
     assert str(bad) in message and "line 1" in message and "amazon-order-id" in message
     with psycopg.connect(fresh_db) as conn:
         by_partition = conn.execute(
-            "select _partition_date, count(*) from raw.amazon_orders group by 1 order by 1").fetchall()
+            "select _partition_date, count(*) from raw.amazon_orders group by 1 order by 1"
+        ).fetchall()
         statuses = conn.execute(
-            "select file_path, status, error is not null from ops.load_manifest order by file_path").fetchall()
+            "select file_path, status, error is not null from ops.load_manifest order by file_path"
+        ).fetchall()
     assert by_partition == [(dt.date(2026, 3, 2), 3)]
-    assert statuses == [("amazon/s1/orders/2026-03-02.txt", "loaded", False),
-                        ("amazon/s1/orders/2026-03-03.txt", "failed", True)]
+    assert statuses == [
+        ("amazon/s1/orders/2026-03-02.txt", "loaded", False),
+        ("amazon/s1/orders/2026-03-03.txt", "failed", True),
+    ]
 
 
 def test_a_bad_new_version_of_a_file_keeps_the_previous_good_rows(fresh_db, tmp_path):
@@ -128,17 +140,23 @@ def test_a_file_breaking_mid_copy_is_undone_alone_and_the_window_still_loads(fre
     one transaction: its earlier rows stay, the other day's file loads, the failure is recorded."""
     import gzip
 
-    event = ('{"type":"track","event":"Product Viewed","messageId":"%s-%d","anonymousId":"a1",'
-             '"timestamp":"%sT10:00:00Z","properties":{"sku":"SKU-1"}}')
+    event = (
+        '{"type":"track","event":"Product Viewed","messageId":"%s-%d","anonymousId":"a1",'
+        '"timestamp":"%sT10:00:00Z","properties":{"sku":"SKU-1"}}'
+    )
     folder = tmp_path / "events"
     folder.mkdir()
     first = folder / "2026-03-02.jsonl.gz"
-    first.write_bytes(gzip.compress(("\n".join(event % ("old", i, "2026-03-02") for i in range(3)) + "\n").encode()))
+    first.write_bytes(
+        gzip.compress(("\n".join(event % ("old", i, "2026-03-02") for i in range(3)) + "\n").encode())
+    )
     ingest(fresh_db, SOURCES["events"], tmp_path, dt.date(2026, 3, 2), dt.date(2026, 3, 2))
     # the new version: 20,000 lines (well past COPY's first blocks), then cut in the middle
     whole = gzip.compress(("\n".join(event % ("new", i, "2026-03-02") for i in range(20000)) + "\n").encode())
     first.write_bytes(whole[: len(whole) * 3 // 4])
-    (folder / "2026-03-03.jsonl").write_text("\n".join(event % ("next", i, "2026-03-03") for i in range(5)) + "\n")
+    (folder / "2026-03-03.jsonl").write_text(
+        "\n".join(event % ("next", i, "2026-03-03") for i in range(5)) + "\n"
+    )
     with pytest.raises(IngestionFailed) as failure:
         ingest(fresh_db, SOURCES["events"], tmp_path, dt.date(2026, 3, 2), dt.date(2026, 3, 3))
     assert "2026-03-02.jsonl.gz" in str(failure.value) and "damaged gzip data" in str(failure.value)
@@ -152,9 +170,16 @@ def test_a_file_breaking_mid_copy_is_undone_alone_and_the_window_still_loads(fre
 def test_events_keep_resends_in_raw_and_quarantine_broken_lines(fresh_db, tmp_path):
     path = tmp_path / "events" / "2026-03-02.jsonl"
     path.parent.mkdir(parents=True)
-    event = ('{"type":"track","event":"Product Viewed","messageId":"m-%d","anonymousId":"a1",'
-             '"timestamp":"2026-03-02T10:00:0%dZ","properties":{"sku":"SKU-1"}}')
-    path.write_text("\n".join([event % (1, 1), event % (2, 2), event % (2, 2), '{"type": "track", broken', event % (3, 3)]) + "\n")
+    event = (
+        '{"type":"track","event":"Product Viewed","messageId":"m-%d","anonymousId":"a1",'
+        '"timestamp":"2026-03-02T10:00:0%dZ","properties":{"sku":"SKU-1"}}'
+    )
+    path.write_text(
+        "\n".join(
+            [event % (1, 1), event % (2, 2), event % (2, 2), '{"type": "track", broken', event % (3, 3)]
+        )
+        + "\n"
+    )
     day = dt.date(2026, 3, 2)
     summary = ingest(fresh_db, SOURCES["events"], tmp_path, day, day)
     assert (summary.rows_read, summary.rows_loaded, summary.rows_quarantined) == (5, 4, 1)
@@ -198,7 +223,10 @@ def test_two_processes_starting_the_embedded_server_at_once_share_one_server():
         "print(s.pid)\n"
     )
     try:
-        procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        procs = [
+            subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
         pids = [p.communicate(timeout=120)[0].strip() for p in procs]
         assert [p.returncode for p in procs] == [0, 0]
         assert pids[0] == pids[1] and pids[0].isdigit()
@@ -222,7 +250,9 @@ def test_replace_table_copies_a_frame_and_keeps_up_with_new_columns(fresh_db):
     replace_table(fresh_db, "analytics", "t", pd.DataFrame({"k": ["c"], "v": [2.0], "n": [7]}))
     got = read_frame(fresh_db, "select k, v, n from analytics.t order by k")
     assert got.to_dict("records") == [{"k": "c", "v": 2.0, "n": 7}]
-    replace_table(fresh_db, "analytics", "t", pd.DataFrame({"k": ["d"], "v": [3.0], "n": [8]}), where=("k = %s", ("d",)))
+    replace_table(
+        fresh_db, "analytics", "t", pd.DataFrame({"k": ["d"], "v": [3.0], "n": [8]}), where=("k = %s", ("d",))
+    )
     assert read_frame(fresh_db, "select count(*) as rows from analytics.t")["rows"].tolist() == [2]
 
 
@@ -232,8 +262,12 @@ def test_only_a_new_first_link_of_a_device_rebuilds_its_older_sessions(fresh_db,
     from nexus_pipelines.lib.warehouse import changes
 
     def event(day, n, anon, user=None, kind="track"):
-        body = {"type": kind, "messageId": f"{anon}-{day}-{n}", "anonymousId": anon,
-                "timestamp": f"{day}T10:00:0{n}Z"}
+        body = {
+            "type": kind,
+            "messageId": f"{anon}-{day}-{n}",
+            "anonymousId": anon,
+            "timestamp": f"{day}T10:00:0{n}Z",
+        }
         if kind == "track":
             body["event"] = "Product Viewed"
         if user:
@@ -253,7 +287,11 @@ def test_only_a_new_first_link_of_a_device_rebuilds_its_older_sessions(fresh_db,
         changes.consume(conn, changes.rebuild_plan(conn, "product", None))
     # the new day: the known device's user browses again, the new device logs in for the first time
     (folder / "2026-03-12.jsonl").write_text(
-        event("2026-03-12", 1, "a-known", "u-known") + "\n" + event("2026-03-12", 2, "a-new", "u-new", "identify") + "\n")
+        event("2026-03-12", 1, "a-known", "u-known")
+        + "\n"
+        + event("2026-03-12", 2, "a-new", "u-new", "identify")
+        + "\n"
+    )
     ingest(fresh_db, SOURCES["events"], tmp_path, dt.date(2026, 3, 12), dt.date(2026, 3, 12))
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         plan = changes.rebuild_plan(conn, "product", None, session_lookback_days=1)

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from nexus_pipelines.lib.formats import partition_date_from_name
 from nexus_pipelines.demo import generate
+from nexus_pipelines.lib.formats import partition_date_from_name
 from nexus_pipelines.lib.warehouse.connection import with_database
 
 from .dbt_runner import create_database, drop_database
@@ -55,8 +55,11 @@ class Scenario:
         self.source = root / "generated"
         self.landing = root / "landing"
         generate(self.source, seed=seed, start=START, days=DAYS, stores=2, skus=4, users=40)
-        self.pending = sorted(p.relative_to(self.source).as_posix() for p in self.source.rglob("*")
-                              if p.is_file() and p.name not in ("truth.json", ".generated.json"))
+        self.pending = sorted(
+            p.relative_to(self.source).as_posix()
+            for p in self.source.rglob("*")
+            if p.is_file() and p.name not in ("truth.json", ".generated.json")
+        )
         self.landing.mkdir()
         self.released: list[str] = []
         self.log: list[str] = []
@@ -73,8 +76,9 @@ class Scenario:
         return moved
 
     def dated(self, pattern: str) -> list[str]:
-        return sorted(r for r in self.released if pattern in r and r != "stores.yaml"
-                      and (self.landing / r).exists())
+        return sorted(
+            r for r in self.released if pattern in r and r != "stores.yaml" and (self.landing / r).exists()
+        )
 
     # --- steps: each returns the partition dates it changed ---------------------------------------
     def arrive(self) -> list[dt.date]:
@@ -92,8 +96,9 @@ class Scenario:
         return lines[0].split("\t"), [line.split("\t") for line in lines[1:] if line.strip()]
 
     def _write_orders(self, rel: str, header: list[str], rows: list[list[str]]) -> None:
-        (self.landing / rel).write_text("\n".join(["\t".join(header)] + ["\t".join(r) for r in rows]) + "\n",
-                                        encoding="utf-8")
+        (self.landing / rel).write_text(
+            "\n".join(["\t".join(header)] + ["\t".join(r) for r in rows]) + "\n", encoding="utf-8"
+        )
 
     def redeliver(self) -> list[dt.date]:
         files = self.dated("/orders/")
@@ -110,7 +115,9 @@ class Scenario:
         row[qty] = str(old + 2)
         row[price] = f"{unit * (old + 2):.2f}"
         self._write_orders(rel, header, rows)
-        self.log.append(f"redeliver {rel} ({row[header.index('amazon-order-id')]} quantity {old} -> {old + 2})")
+        self.log.append(
+            f"redeliver {rel} ({row[header.index('amazon-order-id')]} quantity {old} -> {old + 2})"
+        )
         return [_date_of(rel)]
 
     def restate(self) -> list[dt.date]:
@@ -127,7 +134,11 @@ class Scenario:
         if not rows:
             return []
         line = list(self.rng.choice(rows))
-        status, item, updated = header.index("order-status"), header.index("item-status"), header.index("last-updated-date")
+        status, item, updated = (
+            header.index("order-status"),
+            header.index("item-status"),
+            header.index("last-updated-date"),
+        )
         line[status] = "Cancelled"
         line[item] = "Cancelled"
         line[updated] = f"{_date_of(later).isoformat()}T23:00:00+00:00"
@@ -155,12 +166,20 @@ class Scenario:
         event = json.loads(self.rng.choice(lines))
         conflict = self.rng.random() < 0.5
         if conflict:  # same messageId, other content (an identify reusing a page's id, as in Segment's docs)
-            event = {"type": "identify", "messageId": event["messageId"], "userId": "reuser-1",
-                     "anonymousId": event.get("anonymousId") or "anon-reuse", "traits": {"plan": "pro"},
-                     "timestamp": event["timestamp"], "receivedAt": event.get("receivedAt", event["timestamp"])}
+            event = {
+                "type": "identify",
+                "messageId": event["messageId"],
+                "userId": "reuser-1",
+                "anonymousId": event.get("anonymousId") or "anon-reuse",
+                "traits": {"plan": "pro"},
+                "timestamp": event["timestamp"],
+                "receivedAt": event.get("receivedAt", event["timestamp"]),
+            }
         with open(self.landing / target, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(event) + "\n")
-        self.log.append(f"{'conflicting' if conflict else 're-sent'} event {event['messageId']} into {target}")
+        self.log.append(
+            f"{'conflicting' if conflict else 're-sent'} event {event['messageId']} into {target}"
+        )
         return [_date_of(target)]
 
     def rerun(self) -> list[dt.date]:
@@ -191,8 +210,14 @@ def test_any_sequence_of_partial_runs_equals_one_full_rebuild(seed, server_url, 
         for _ in range(2):  # the first days arrive one run each
             day = scenario.arrive()
             partial_run(inc_url, scenario.landing, day[0], day[0], tmp_path / "t_inc")
-        steps = [scenario.arrive, scenario.redeliver, scenario.restate, scenario.delete, scenario.resend_event,
-                 scenario.rerun]
+        steps = [
+            scenario.arrive,
+            scenario.redeliver,
+            scenario.restate,
+            scenario.delete,
+            scenario.resend_event,
+            scenario.rerun,
+        ]
         for _ in range(rng.randint(3, 5)):
             changed = rng.choice(steps)()
             if changed:

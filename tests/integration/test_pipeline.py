@@ -30,8 +30,17 @@ DAYS = 8
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, server_url):
     """Generate, then materialize every asset for every partition in one Dagster run."""
-    with pipeline_run(server_url, tmp_path_factory.mktemp("pipeline"), seed=7, start=START, days=DAYS,
-                      stores=2, skus=4, users=120, bad_rows=0.01) as result:
+    with pipeline_run(
+        server_url,
+        tmp_path_factory.mktemp("pipeline"),
+        seed=7,
+        start=START,
+        days=DAYS,
+        stores=2,
+        skus=4,
+        users=120,
+        bad_rows=0.01,
+    ) as result:
         yield result
 
 
@@ -55,9 +64,12 @@ def test_run_succeeds_over_every_partition(pipeline):
 
 
 def test_every_file_rows_in_equal_rows_loaded_plus_quarantined(pipeline):
-    manifest = rows(pipeline["url"], """
+    manifest = rows(
+        pipeline["url"],
+        """
         select distinct on (source, file_path) source, file_path, rows_read, rows_loaded, rows_quarantined, status
-        from ops.load_manifest order by source, file_path, load_id desc""")
+        from ops.load_manifest order by source, file_path, load_id desc""",
+    )
     landing = pipeline["landing"]
     checked = 0
     for source, file_path, read, loaded, quarantined, status in manifest:
@@ -103,11 +115,19 @@ def independent_sales(landing: Path, quarantined: set[tuple[str, int]]) -> dict[
 
 def test_mart_revenue_equals_the_non_cancelled_raw_order_lines(pipeline):
     url, landing = pipeline["url"], pipeline["landing"]
-    quarantined = {(f, n) for f, n in rows(url, "select _source_file, _row_number from quarantine.amazon_orders")}
+    quarantined = {
+        (f, n) for f, n in rows(url, "select _source_file, _row_number from quarantine.amazon_orders")
+    }
     expected = independent_sales(landing, quarantined)
     outcome = pipeline["outcome"]
-    mart = {(s, d): v for s, d, v in rows(url, """
-        select store_id, order_date, sum(ordered_product_sales) from marts.fct_daily_sales group by 1, 2""")}
+    mart = {
+        (s, d): v
+        for s, d, v in rows(
+            url,
+            """
+        select store_id, order_date, sum(ordered_product_sales) from marts.fct_daily_sales group by 1, 2""",
+        )
+    }
     in_window = {k: v for k, v in expected.items() if outcome.start <= k[1] <= outcome.end}
     assert len(in_window) >= DAYS
     assert mart == in_window
@@ -115,9 +135,18 @@ def test_mart_revenue_equals_the_non_cancelled_raw_order_lines(pipeline):
 
 def test_python_asset_summarises_the_mart(pipeline):
     url = pipeline["url"]
-    summary = dict(((s, d), float(v)) for s, d, v in rows(url, "select store_id, day, sales from analytics.store_daily_summary"))
-    mart = dict(((s, d), float(v)) for s, d, v in rows(url, """
-        select store_id, order_date, sum(ordered_product_sales) from marts.fct_daily_sales group by 1, 2"""))
+    summary = {
+        (s, d): float(v)
+        for s, d, v in rows(url, "select store_id, day, sales from analytics.store_daily_summary")
+    }
+    mart = {
+        (s, d): float(v)
+        for s, d, v in rows(
+            url,
+            """
+        select store_id, order_date, sum(ordered_product_sales) from marts.fct_daily_sales group by 1, 2""",
+        )
+    }
     for key, value in mart.items():
         assert summary[key] == pytest.approx(value)
 
@@ -128,7 +157,9 @@ def test_rerunning_one_partition_leaves_identical_tables(pipeline):
     raw_counts = "select _partition_date, count(*) from raw.amazon_orders group by 1 order by 1"
     before, raw_before = rows(url, snapshot), rows(url, raw_counts)
     day = START + dt.timedelta(days=3)
-    outcome = pipeline["run_window"](day, day, force=True, instance=pipeline["instance"], settings=load_settings())
+    outcome = pipeline["run_window"](
+        day, day, force=True, instance=pipeline["instance"], settings=load_settings()
+    )
     assert outcome.success, outcome.failed_steps
     assert rows(url, snapshot) == before
     assert rows(url, raw_counts) == raw_before
@@ -160,16 +191,22 @@ def test_every_mart_and_analytics_table_bi_filters_is_indexed(pipeline):
                       bool_or(c.column_name = any(%s) or c.data_type = 'date') as filterable
                from information_schema.columns as c join information_schema.tables as t using (table_schema, table_name)
                where c.table_schema in ('marts', 'analytics') and t.table_type = 'BASE TABLE'
-               group by 1, 2""", (list(keys),)).fetchall()
-        leading = {(r[0], r[1]) for r in conn.execute(
-            """select n.nspname, t.relname from pg_index as i
+               group by 1, 2""",
+            (list(keys),),
+        ).fetchall()
+        leading = {
+            (r[0], r[1])
+            for r in conn.execute(
+                """select n.nspname, t.relname from pg_index as i
                join pg_class as t on t.oid = i.indrelid join pg_namespace as n on n.oid = t.relnamespace
                join pg_attribute as a on a.attrelid = t.oid and a.attnum = i.indkey[0]
                join information_schema.columns as c
                  on c.table_schema = n.nspname and c.table_name = t.relname and c.column_name = a.attname
                where n.nspname in ('marts', 'analytics') and (a.attname = any(%s) or c.data_type = 'date'
                      or a.attname in ('cohort_start', 'period_grain', 'fitted_at', 'week_start'))""",
-            (list(keys),)).fetchall()}
+                (list(keys),),
+            ).fetchall()
+        }
     unindexed = sorted(f"{s}.{t}" for s, t, filterable in tables if filterable and (s, t) not in leading)
     assert len(tables) > 25
     assert unindexed == []

@@ -42,10 +42,17 @@ def tables(url: str) -> dict[str, list[str]]:
     with psycopg.connect(url) as conn:
         names = conn.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('marts', 'analytics') and table_type = 'BASE TABLE' order by 1, 2").fetchall()
-        return {f"{s}.{t}": [r[0] for r in conn.execute(
-            f'select (to_jsonb(x) - {drop})::text from "{s}"."{t}" as x order by 1').fetchall()]
-            for s, t in names}
+            "where table_schema in ('marts', 'analytics') and table_type = 'BASE TABLE' order by 1, 2"
+        ).fetchall()
+        return {
+            f"{s}.{t}": [
+                r[0]
+                for r in conn.execute(
+                    f'select (to_jsonb(x) - {drop})::text from "{s}"."{t}" as x order by 1'
+                ).fetchall()
+            ]
+            for s, t in names
+        }
 
 
 def unreadable_by_bi(url: str) -> tuple[int, list[str], bool]:
@@ -54,8 +61,12 @@ def unreadable_by_bi(url: str) -> tuple[int, list[str], bool]:
         rows = conn.execute(
             "select table_schema || '.' || table_name, "
             "has_table_privilege(%s, quote_ident(table_schema) || '.' || quote_ident(table_name), 'SELECT') "
-            "from information_schema.tables where table_schema in ('marts', 'analytics')", (BI_ROLE,)).fetchall()
-        raw = conn.execute("select has_table_privilege(%s, 'raw.amazon_orders', 'SELECT')", (BI_ROLE,)).fetchone()[0]
+            "from information_schema.tables where table_schema in ('marts', 'analytics')",
+            (BI_ROLE,),
+        ).fetchall()
+        raw = conn.execute(
+            "select has_table_privilege(%s, 'raw.amazon_orders', 'SELECT')", (BI_ROLE,)
+        ).fetchone()[0]
     return len(rows), sorted(name for name, readable in rows if not readable), raw
 
 
@@ -78,25 +89,52 @@ def paths(server_url, tmp_path_factory):
         patch.setenv("NEXUS_DATABASE_URL", urls["schedule"])
         patch.setenv("NEXUS_HOME", str(tmp / "home-schedule"))
         with DagsterInstance.ephemeral() as instance:
-            tick = dt.datetime(2026, 3, 5, 6, 0, tzinfo=dt.timezone.utc)
-            request = defs.resolve_schedule_def("daily_refresh_schedule").evaluate_tick(
-                build_schedule_context(instance=instance, scheduled_execution_time=tick)).run_requests[0]
-            outcomes["schedule"] = (request.tags, job.execute_in_process(instance=instance, tags=request.tags).success)
+            tick = dt.datetime(2026, 3, 5, 6, 0, tzinfo=dt.UTC)
+            request = (
+                defs.resolve_schedule_def("daily_refresh_schedule")
+                .evaluate_tick(build_schedule_context(instance=instance, scheduled_execution_time=tick))
+                .run_requests[0]
+            )
+            outcomes["schedule"] = (
+                request.tags,
+                job.execute_in_process(instance=instance, tags=request.tags).success,
+            )
         # the sensor's first tick
         patch.setenv("NEXUS_DATABASE_URL", urls["sensor"])
         patch.setenv("NEXUS_HOME", str(tmp / "home-sensor"))
         with DagsterInstance.ephemeral() as instance:
-            request = defs.resolve_sensor_def("landing_file_sensor").evaluate_tick(
-                build_sensor_context(instance=instance)).run_requests[0]
-            outcomes["sensor"] = (request.tags, job.execute_in_process(instance=instance, tags=request.tags).success)
+            request = (
+                defs.resolve_sensor_def("landing_file_sensor")
+                .evaluate_tick(build_sensor_context(instance=instance))
+                .run_requests[0]
+            )
+            outcomes["sensor"] = (
+                request.tags,
+                job.execute_in_process(instance=instance, tags=request.tags).success,
+            )
         # the CLI, as a user types it
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "DAGSTER_"))}
-        env.update(NEXUS_DATABASE_URL=urls["cli"], NEXUS_LANDING_DIR=str(landing),
-                   NEXUS_HOME=str(tmp / "home-cli"), NEXUS_PARTITIONS_START="2026-01-01")
-        done = subprocess.run([str(Path(sys.executable).with_name("nexus")), "run", "--from", str(FIRST), "--to", str(LAST)],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        env.update(
+            NEXUS_DATABASE_URL=urls["cli"],
+            NEXUS_LANDING_DIR=str(landing),
+            NEXUS_HOME=str(tmp / "home-cli"),
+            NEXUS_PARTITIONS_START="2026-01-01",
+        )
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("nexus")), "run", "--from", str(FIRST), "--to", str(LAST)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
         outcomes["cli"] = (done.stdout, done.stderr, done.returncode)
-        yield {"urls": urls, "outcomes": outcomes, "tables": {path: tables(url) for path, url in urls.items()}}
+        yield {
+            "urls": urls,
+            "outcomes": outcomes,
+            "tables": {path: tables(url) for path, url in urls.items()},
+        }
     finally:
         patch.undo()
         for name in names.values():
@@ -105,7 +143,10 @@ def paths(server_url, tmp_path_factory):
 
 
 def test_each_path_runs_the_same_window(paths):
-    window = {"dagster/asset_partition_range_start": "2026-03-01", "dagster/asset_partition_range_end": "2026-03-04"}
+    window = {
+        "dagster/asset_partition_range_start": "2026-03-01",
+        "dagster/asset_partition_range_end": "2026-03-04",
+    }
     for path in ("schedule", "sensor"):
         tags, success = paths["outcomes"][path]
         assert {k: tags[k] for k in window} == window, path
@@ -137,7 +178,8 @@ def test_every_mart_and_analytics_table_is_analyzed_after_its_build(paths):
     with psycopg.connect(paths["urls"]["schedule"]) as conn:
         rows = conn.execute(
             "select schemaname || '.' || relname, last_analyze is not null from pg_stat_user_tables "
-            "where schemaname in ('marts', 'analytics')").fetchall()
+            "where schemaname in ('marts', 'analytics')"
+        ).fetchall()
     assert len(rows) >= 20
     assert [name for name, analyzed in rows if not analyzed] == []
 
@@ -147,6 +189,7 @@ def test_sessions_are_stored_in_date_order(paths):
     with psycopg.connect(paths["urls"]["cli"]) as conn:
         (correlation,) = conn.execute(
             "select correlation from pg_stats where schemaname = 'marts' and tablename = 'fct_sessions' "
-            "and attname = 'session_date'").fetchone()
+            "and attname = 'session_date'"
+        ).fetchone()
         (sessions,) = conn.execute("select count(*) from marts.fct_sessions").fetchone()
     assert sessions > 100 and correlation > 0.95, (sessions, correlation)

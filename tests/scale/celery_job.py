@@ -9,7 +9,9 @@ from dagster_celery import celery_executor
 
 from nexus_pipelines.definitions import defs as product
 
-refresh_all_celery = define_asset_job("refresh_all", selection=AssetSelection.all(), executor_def=celery_executor)
+refresh_all_celery = define_asset_job(
+    "refresh_all", selection=AssetSelection.all(), executor_def=celery_executor
+)
 
 defs = Definitions(
     assets=list(product.assets or []),

@@ -26,19 +26,22 @@ pytest.importorskip("dagster_celery")
 if not shutil.which("redis-server"):
     pytest.skip("redis-server is not installed (apt-get install redis-server)", allow_module_level=True)
 
-from dagster import DagsterInstance, DagsterRunStatus, execute_job  # noqa: E402
+from dagster import DagsterInstance, DagsterRunStatus, execute_job
 
-from nexus_pipelines.demo import generate  # noqa: E402
-from nexus_pipelines.lib.config import load_settings  # noqa: E402
-from nexus_pipelines.lib.dagster_home import prepare_dagster_home  # noqa: E402
-from nexus_pipelines.lib.warehouse.connection import with_database  # noqa: E402
+from nexus_pipelines.demo import generate
+from nexus_pipelines.lib.config import load_settings
+from nexus_pipelines.lib.dagster_home import prepare_dagster_home
+from nexus_pipelines.lib.warehouse.connection import with_database
 
-from ..integration.dbt_runner import create_database, drop_database  # noqa: E402
-from ..integration.test_run_paths import tables  # noqa: E402
+from ..integration.dbt_runner import create_database, drop_database
+from ..integration.test_run_paths import tables
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST = dt.date(2026, 3, 1)
-WINDOW_TAGS = {"dagster/asset_partition_range_start": "2026-03-01", "dagster/asset_partition_range_end": "2026-03-05"}
+WINDOW_TAGS = {
+    "dagster/asset_partition_range_start": "2026-03-01",
+    "dagster/asset_partition_range_end": "2026-03-05",
+}
 
 
 def free_port() -> int:
@@ -67,8 +70,11 @@ def test_celery_run_with_two_workers_leaves_the_tables_of_an_in_process_run(serv
     urls = {mode: with_database(server_url, name) for mode, name in names.items()}
     port = free_port()
     broker = f"redis://127.0.0.1:{port}/0"
-    redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     workers: list[subprocess.Popen] = []
     patch = pytest.MonkeyPatch()
     try:
@@ -80,7 +86,11 @@ def test_celery_run_with_two_workers_leaves_the_tables_of_an_in_process_run(serv
         from nexus_pipelines.definitions import defs
 
         with DagsterInstance.ephemeral() as instance:
-            assert defs.resolve_job_def("refresh_all").execute_in_process(instance=instance, tags=WINDOW_TAGS).success
+            assert (
+                defs.resolve_job_def("refresh_all")
+                .execute_in_process(instance=instance, tags=WINDOW_TAGS)
+                .success
+            )
 
         # through Celery: a persistent instance (PostgreSQL) that the workers share
         patch.setenv("NEXUS_DATABASE_URL", urls["celery"])
@@ -90,23 +100,44 @@ def test_celery_run_with_two_workers_leaves_the_tables_of_an_in_process_run(serv
         config.write_text(f"execution:\n  config:\n    broker: '{broker}'\n    backend: '{broker}'\n")
         DagsterInstance.get().dispose()  # creates the storage tables before two workers race to
         bin_dir = str(Path(sys.executable).parent)  # `dagster-celery worker start` runs `celery` from PATH
-        env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-               "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
         worker = str(Path(sys.executable).with_name("dagster-celery"))
         for name in ("w1", "w2"):
-            workers.append(subprocess.Popen(
-                [worker, "worker", "start", "-A", "dagster_celery.app", "-y", str(config), "-n", name,
-                 "-i", "tests.scale.celery_job", "--", "--concurrency=1"],
-                cwd=ROOT, env=env, stdout=open(tmp_path / f"{name}.log", "w"), stderr=subprocess.STDOUT,
-                start_new_session=True))  # its own process group: the celery process it starts stops with it
+            workers.append(
+                subprocess.Popen(
+                    [
+                        worker,
+                        "worker",
+                        "start",
+                        "-A",
+                        "dagster_celery.app",
+                        "-y",
+                        str(config),
+                        "-n",
+                        name,
+                        "-i",
+                        "tests.scale.celery_job",
+                        "--",
+                        "--concurrency=1",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=open(tmp_path / f"{name}.log", "w"),  # noqa: SIM115 (open for the worker's life)
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )  # its own process group: the celery process it starts stops with it
         wait_for_workers(broker, 2)
         from .celery_job import RECONSTRUCTABLE
 
         run_config = {"execution": {"config": {"broker": broker, "backend": broker}}}
         with DagsterInstance.get() as instance:
             result = execute_job(RECONSTRUCTABLE, instance=instance, run_config=run_config, tags=WINDOW_TAGS)
-            assert result.success, [
-                (e.step_key, e.message) for e in result.all_events if e.is_step_failure]
+            assert result.success, [(e.step_key, e.message) for e in result.all_events if e.is_step_failure]
             run = instance.get_run_by_id(result.run_id)
             assert run.status == DagsterRunStatus.SUCCESS
         logs = "".join((tmp_path / f"{name}.log").read_text() for name in ("w1", "w2"))

@@ -61,7 +61,7 @@ def _one_path(**extra) -> pd.DataFrame:
 
 
 def test_time_decay_hand_numbers_are_right():
-    assert 2 ** (-3 / 7) == pytest.approx(2 * W1, abs=EXACT)
+    assert pytest.approx(2 * W1, abs=EXACT) == 2 ** (-3 / 7)
     total = 3 * W1 + 1
     assert total == pytest.approx(2.114495716852711, abs=EXACT)
     shares = (W1 / total, 2 * W1 / total, 1 / total)
@@ -74,9 +74,7 @@ def test_three_touch_path_under_every_heuristic(model):
     expected = dict(zip(THREE_TOUCHES, EXPECTED_SHARES[model]))
     assert list(result["channel"]) == sorted(THREE_TOUCHES)
     assert _credited(result) == pytest.approx(expected, abs=EXACT)
-    assert _credited(result, "value") == pytest.approx(
-        {c: 100 * s for c, s in expected.items()}, abs=1e-10
-    )
+    assert _credited(result, "value") == pytest.approx({c: 100 * s for c, s in expected.items()}, abs=1e-10)
     assert result["conversions"].sum() == pytest.approx(1.0, abs=EXACT)
     assert result["value"].sum() == pytest.approx(100.0, abs=1e-10)
 
@@ -136,9 +134,7 @@ def test_time_decay_needs_touch_times():
         heuristic_attribution(_one_path(touch_times=timestamps), "time_decay")
     with pytest.raises(ValueError, match="one entry per touch"):
         heuristic_attribution(_one_path(touch_times=[[1, 0]]), "time_decay")
-    touches = pd.DataFrame(
-        {"conversion_id": [1], "touch_index": [0], "channel": ["Email"], "revenue": [5.0]}
-    )
+    touches = pd.DataFrame({"conversion_id": [1], "touch_index": [0], "channel": ["Email"], "revenue": [5.0]})
     with pytest.raises(ValueError, match="touch_time"):
         touch_credits(touches, "time_decay")
 
@@ -165,9 +161,7 @@ def test_position_based_long_path_splits_the_middle():
 
 
 def test_last_non_direct_all_direct_and_custom_label():
-    paths = pd.DataFrame(
-        {"path": ["Direct > Direct", "(none) > Email > (none)"], "conversions": [1, 1]}
-    )
+    paths = pd.DataFrame({"path": ["Direct > Direct", "(none) > Email > (none)"], "conversions": [1, 1]})
     default = heuristic_attribution(paths, "last_non_direct")
     # the all-Direct path credits its last Direct touch; the other path has no Direct touch,
     # so its last touch "(none)" gets it
@@ -206,9 +200,7 @@ def test_markov_two_channels_by_hand():
     # Remove A (start -> A goes to null): P = 1/4 * 1/3 = 1/12, RE(A) = 1 - (1/12)/(1/2) = 5/6
     # Remove B (start -> B and A -> B go to null): P = 3/4 * 1/3 = 1/4, RE(B) = 1 - 1/2 = 1/2
     # Shares 5/6 : 1/2 = 5/8 : 3/8 of the 2 conversions: A 1.25, B 0.75
-    paths = pd.DataFrame(
-        {"path": ["A > B", "A", "B"], "conversions": [1, 1, 0], "nulls": [1, 0, 1]}
-    )
+    paths = pd.DataFrame({"path": ["A > B", "A", "B"], "conversions": [1, 1, 0], "nulls": [1, 0, 1]})
     effects = markov_removal_effects(paths)
     assert list(effects) == ["A", "B"]
     assert effects == pytest.approx({"A": 5 / 6, "B": 1 / 2}, abs=EXACT)
@@ -245,9 +237,7 @@ def test_markov_textbook_example():
             "value": [100.0, 0.0, 0.0],
         }
     )
-    assert markov_removal_effects(paths) == pytest.approx(
-        {"C1": 0.5, "C2": 1.0, "C3": 1.0}, abs=EXACT
-    )
+    assert markov_removal_effects(paths) == pytest.approx({"C1": 0.5, "C2": 1.0, "C3": 1.0}, abs=EXACT)
     result = markov_attribution(paths)
     assert _credited(result) == pytest.approx({"C1": 0.2, "C2": 0.4, "C3": 0.4}, abs=EXACT)
     expected_value = {"C1": 20.0, "C2": 40.0, "C3": 40.0}
@@ -345,14 +335,14 @@ def _conversion_probability_by_iteration(paths: pd.DataFrame, removed: str | Non
     counts: dict[str, dict[str, float]] = {}
     for path, conv, null in zip(paths["path"], paths["conversions"], paths["nulls"]):
         steps = ["start", *path]
-        for a, b in zip(steps, steps[1:]):
+        for a, b in itertools.pairwise(steps):
             counts.setdefault(a, {}).setdefault(b, 0.0)
             counts[a][b] += conv + null
         counts.setdefault(steps[-1], {}).setdefault("conv", 0.0)
         counts[steps[-1]]["conv"] += conv
         counts[steps[-1]].setdefault("null", 0.0)
         counts[steps[-1]]["null"] += null
-    h = {state: 0.0 for state in counts} | {"conv": 1.0, "null": 0.0}
+    h = dict.fromkeys(counts, 0.0) | {"conv": 1.0, "null": 0.0}
     if removed is not None:
         h[removed] = 0.0
     for _ in range(100_000):
@@ -372,9 +362,7 @@ def _conversion_probability_by_iteration(paths: pd.DataFrame, removed: str | Non
 def test_markov_matches_an_independent_iterative_solution(seed):
     paths = _random_paths(seed)
     base = _conversion_probability_by_iteration(paths, None)
-    expected = {
-        c: 1 - _conversion_probability_by_iteration(paths, c) / base for c in sorted(CHANNELS)
-    }
+    expected = {c: 1 - _conversion_probability_by_iteration(paths, c) / base for c in sorted(CHANNELS)}
     assert markov_removal_effects(paths) == pytest.approx(expected, abs=1e-12)
 
 
@@ -468,7 +456,7 @@ def _random_touches(seed: int, conversions: int = 300) -> pd.DataFrame:
 def _per_conversion_paths(touches: pd.DataFrame) -> pd.DataFrame:
     """One path row per conversion, with touch timestamps, built independently of the module."""
     rows = []
-    for conversion_id, group in touches.sort_values("touch_index").groupby("conversion_id"):
+    for _conversion_id, group in touches.sort_values("touch_index").groupby("conversion_id"):
         rows.append(
             {
                 "path": list(group["channel"]),
@@ -501,9 +489,7 @@ def test_touch_credits_agree_with_path_attribution(model):
     by_touch = credited.groupby("channel")[["credit", "credited_revenue"]].sum()
     by_path = heuristic_attribution(_per_conversion_paths(touches), model).set_index("channel")
     assert by_touch["credit"].to_dict() == pytest.approx(by_path["conversions"].to_dict(), abs=1e-9)
-    assert by_touch["credited_revenue"].to_dict() == pytest.approx(
-        by_path["value"].to_dict(), abs=1e-8
-    )
+    assert by_touch["credited_revenue"].to_dict() == pytest.approx(by_path["value"].to_dict(), abs=1e-8)
     if model != "time_decay":  # aggregated paths carry no touch times
         aggregated = heuristic_attribution(path_counts(touches), model).set_index("channel")
         assert aggregated["conversions"].to_dict() == pytest.approx(
@@ -623,6 +609,4 @@ def _shapley_by_permutations(paths: pd.DataFrame) -> dict[str, float]:
 
 def test_shapley_matches_the_permutation_definition():
     paths = _random_paths(14)
-    assert _credited(shapley_attribution(paths)) == pytest.approx(
-        _shapley_by_permutations(paths), abs=1e-9
-    )
+    assert _credited(shapley_attribution(paths)) == pytest.approx(_shapley_by_permutations(paths), abs=1e-9)

@@ -103,7 +103,7 @@ def test_markdown_image_embeds_the_png_as_a_data_uri():
     markdown = to_markdown_image(png, "Orders [daily]")
     prefix = "![Orders \\[daily\\]](data:image/png;base64,"
     assert markdown.startswith(prefix) and markdown.endswith(")")
-    assert base64.b64decode(markdown[len(prefix):-1]) == png
+    assert base64.b64decode(markdown[len(prefix) : -1]) == png
 
 
 def test_markdown_image_rejects_non_png_bytes():

@@ -58,9 +58,7 @@ def cdnow_transactions() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def cdnow_days(cdnow_transactions) -> pd.DataFrame:
-    return clv.rfm_summary(
-        cdnow_transactions, "customer", "date", "value", observation_end=CALIBRATION_END
-    )
+    return clv.rfm_summary(cdnow_transactions, "customer", "date", "value", observation_end=CALIBRATION_END)
 
 
 @pytest.fixture(scope="module")
@@ -214,9 +212,7 @@ def test_rfm_summary_reproduces_cdnow_summary(cdnow_days, cdnow_summary):
     assert (cdnow_days["frequency"] == cdnow_summary["frequency"]).all()
     assert ((cdnow_days["recency"] / 7).round(2) == cdnow_summary["recency"]).all()
     assert ((cdnow_days["T"] / 7).round(2) == cdnow_summary["T"]).all()
-    assert (
-        cdnow_days["monetary_value"] - cdnow_summary["monetary_value"]
-    ).abs().max() <= 0.005 + 1e-9
+    assert (cdnow_days["monetary_value"] - cdnow_summary["monetary_value"]).abs().max() <= 0.005 + 1e-9
 
 
 def test_cdnow_fit_in_days_is_the_weekly_fit_rescaled(cdnow_days):
@@ -336,9 +332,7 @@ def test_expected_purchases_new_customer_matches_integration():
     horizons = np.array([0.0, 1.0, 39.0, 78.0, 1000.0])
     got = model.expected_purchases_new_customer(horizons)
     assert got[0] == 0.0
-    reference = [
-        _expected_purchases_by_integration(FHL_PARAMS, t, 0, 0.0, 0.0) for t in horizons[1:]
-    ]
+    reference = [_expected_purchases_by_integration(FHL_PARAMS, t, 0, 0.0, 0.0) for t in horizons[1:]]
     assert got[1:] == pytest.approx(reference, rel=1e-8)
 
 
@@ -430,9 +424,9 @@ def test_customer_lifetime_value_by_hand(cdnow_bgnbd, cdnow_gamma_gamma, cdnow_s
     order_value = cdnow_gamma_gamma.expected_order_value(x, m)
     by_hand = pd.Series(0.0, index=summary.index)
     for month in range(1, 7):
-        step = cdnow_bgnbd.expected_purchases(
-            month * 30 / 7, x, t_x, T
-        ) - cdnow_bgnbd.expected_purchases((month - 1) * 30 / 7, x, t_x, T)
+        step = cdnow_bgnbd.expected_purchases(month * 30 / 7, x, t_x, T) - cdnow_bgnbd.expected_purchases(
+            (month - 1) * 30 / 7, x, t_x, T
+        )
         by_hand += step * order_value / 1.02**month
     got = clv.customer_lifetime_value(
         cdnow_bgnbd, cdnow_gamma_gamma, summary, months=6, discount_rate_monthly=0.02, period_days=7
@@ -502,9 +496,7 @@ def test_gamma_gamma_recovers_simulated_parameters_and_count_weights():
     rng = np.random.default_rng(7)
     x = rng.integers(1, 8, 4000)
     nu = rng.gamma(true["q"], 1 / true["v"], x.size)
-    summary = pd.DataFrame(
-        {"frequency": x, "monetary_value": rng.gamma(true["p"] * x, 1 / (x * nu))}
-    )
+    summary = pd.DataFrame({"frequency": x, "monetary_value": rng.gamma(true["p"] * x, 1 / (x * nu))})
     model = clv.fit_gamma_gamma(summary)
     for name, value in true.items():
         assert model.params[name] == pytest.approx(value, rel=0.15), name
@@ -556,9 +548,7 @@ def test_gamma_gamma_q_at_most_one_raises():
 def test_gamma_gamma_without_repeat_customers_raises():
     # Source: FH 2013: the model is fitted on repeat customers (x > 0) with positive spend only.
     summary = pd.DataFrame({"frequency": [0, 0, 2], "monetary_value": [0.0, 0.0, 0.0]})
-    with pytest.raises(
-        clv.ConvergenceError, match="no customer has a repeat purchase with positive"
-    ):
+    with pytest.raises(clv.ConvergenceError, match="no customer has a repeat purchase with positive"):
         clv.fit_gamma_gamma(summary)
 
 

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nexus_pipelines.demo import generate
 from nexus_pipelines.lib.analytics.clv import (
     bgnbd_log_likelihood,
     fit_bgnbd,
@@ -45,7 +46,6 @@ from nexus_pipelines.lib.analytics.clv import (
     gamma_gamma_log_likelihood,
     rfm_summary,
 )
-from nexus_pipelines.demo import generate
 
 BGNBD_NAMES = ("r", "alpha", "a", "b")
 GG_NAMES = ("p", "q", "v")
@@ -63,7 +63,9 @@ def order_events(landing: Path) -> pd.DataFrame:
                 event = json.loads(line)
                 if event.get("type") == "track" and event.get("event") == "Order Completed":
                     props = event["properties"]
-                    rows.append((event["userId"], event["timestamp"], float(props["revenue"]), props["order_id"]))
+                    rows.append(
+                        (event["userId"], event["timestamp"], float(props["revenue"]), props["order_id"])
+                    )
     orders = pd.DataFrame(rows, columns=["user_id", "timestamp", "revenue", "order_id"])
     return orders.drop_duplicates("order_id")  # re-sent events carry the same order
 
@@ -112,9 +114,14 @@ def demo(tmp_path_factory):
     )
     planted = truth["planted"]["web"]
     return {
-        "truth": truth, "summary": summary, "bgnbd": bgnbd.params, "gg": gg.params,
-        "bg_cov": bg_cov, "gg_cov": gg_cov,
-        "planted_bg": planted["bgnbd"], "planted_gg": planted["gamma_gamma"],
+        "truth": truth,
+        "summary": summary,
+        "bgnbd": bgnbd.params,
+        "gg": gg.params,
+        "bg_cov": bg_cov,
+        "gg_cov": gg_cov,
+        "planted_bg": planted["bgnbd"],
+        "planted_gg": planted["gamma_gamma"],
     }
 
 

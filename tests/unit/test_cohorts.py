@@ -57,9 +57,7 @@ def triangle(result: pd.DataFrame) -> dict[dt.date, list[int]]:
 
 
 def test_first_time_weekly_triangle_counted_by_hand():
-    result = retention_matrix(
-        activity(FIVE_USERS), "week", "first_time", periods=12, date_to=END_OF_W3
-    )
+    result = retention_matrix(activity(FIVE_USERS), "week", "first_time", periods=12, date_to=END_OF_W3)
     # Cohort = week of first activity: W0 = {u1, u2, u3}, W1 = {u4, u5}.
     # W0: +1 (W1) u1 -> 1; +2 (W2) u1, u2 -> 2; +3 (W3) u1 -> 1.
     # W1: +1 (W2) u4 -> 1; +2 (W3) u5 -> 1; +3 would be W4, after date_to.
@@ -73,9 +71,7 @@ def test_first_time_weekly_triangle_counted_by_hand():
 
 
 def test_recurring_weekly_counts_a_user_in_every_active_period():
-    result = retention_matrix(
-        activity(FIVE_USERS), "week", "recurring", periods=12, date_to=END_OF_W3
-    )
+    result = retention_matrix(activity(FIVE_USERS), "week", "recurring", periods=12, date_to=END_OF_W3)
     # Cohort of week P = everyone active in P (first time or not):
     # W0 {u1,u2,u3}: +1 u1 -> 1; +2 u1,u2 -> 2; +3 u1 -> 1
     # W1 {u1,u4,u5}: +1 (W2) u1,u4 -> 2; +2 (W3) u1,u5 -> 2
@@ -91,7 +87,11 @@ def test_recurring_weekly_counts_a_user_in_every_active_period():
 
 def test_on_or_after_criterion_counts_any_later_return():
     result = retention_matrix(
-        activity(FIVE_USERS), "week", "first_time", periods=12, date_to=END_OF_W3,
+        activity(FIVE_USERS),
+        "week",
+        "first_time",
+        periods=12,
+        date_to=END_OF_W3,
         criterion="on_or_after",
     )
     # Last active week: u1 W3, u2 W2, u3 W0, u4 W2, u5 W3.
@@ -112,9 +112,7 @@ def test_on_or_after_counts_returns_beyond_the_reported_horizon():
 
 
 def test_rates_and_churn_columns():
-    result = retention_matrix(
-        activity(FIVE_USERS), "week", "first_time", periods=3, date_to=END_OF_W3
-    )
+    result = retention_matrix(activity(FIVE_USERS), "week", "first_time", periods=3, date_to=END_OF_W3)
     w0 = result[result["cohort_start"] == D(2024, 1, 1)]
     # Retained 3, 1, 2, 1 of 3.
     assert w0["retention_rate"].tolist() == pytest.approx([1, 1 / 3, 2 / 3, 1 / 3])
@@ -153,9 +151,13 @@ def test_week_starting_before_the_epoch_is_still_monday_based():
 
 def test_month_grain_across_a_year_boundary():
     rows = [
-        ("a", "2023-11-30"), ("a", "2023-12-01"), ("a", "2024-01-31"),
-        ("b", "2023-12-31 23:00"), ("b", "2024-01-01 01:00"),
-        ("c", "2023-12-15"), ("c", "2024-02-29"),
+        ("a", "2023-11-30"),
+        ("a", "2023-12-01"),
+        ("a", "2024-01-31"),
+        ("b", "2023-12-31 23:00"),
+        ("b", "2024-01-01 01:00"),
+        ("c", "2023-12-15"),
+        ("c", "2024-02-29"),
     ]
     result = retention_matrix(activity(rows), "month", "first_time", periods=3, date_to="2024-02-29")
     #   user  Nov Dec Jan Feb
@@ -169,16 +171,23 @@ def test_month_grain_across_a_year_boundary():
         D(2023, 12, 1): [2, 1, 1],
     }
     assert result["period_start"].tolist()[:4] == [
-        D(2023, 11, 1), D(2023, 12, 1), D(2024, 1, 1), D(2024, 2, 1)
+        D(2023, 11, 1),
+        D(2023, 12, 1),
+        D(2024, 1, 1),
+        D(2024, 2, 1),
     ]
     assert result["is_complete"].all()  # 2024-02-29 is the last day of February
 
 
 def test_day_grain_recurring_and_first_time():
     rows = [
-        ("a", "2024-03-01 08:00"), ("a", "2024-03-02 08:00"), ("a", "2024-03-03 08:00"),
-        ("b", "2024-03-01 23:00"), ("b", "2024-03-03 00:30"),
-        ("c", "2024-03-02 10:00"), ("c", "2024-03-02 11:00"),
+        ("a", "2024-03-01 08:00"),
+        ("a", "2024-03-02 08:00"),
+        ("a", "2024-03-03 08:00"),
+        ("b", "2024-03-01 23:00"),
+        ("b", "2024-03-03 00:30"),
+        ("c", "2024-03-02 10:00"),
+        ("c", "2024-03-02 11:00"),
     ]
     #   user  03-01 03-02 03-03
     #   a     x     x     x
@@ -198,9 +207,7 @@ def test_day_grain_recurring_and_first_time():
 
 def test_date_to_truncates_and_flags_partial_periods():
     # Observed up to Wednesday of W3: u5's Saturday (01-27) event is unseen.
-    result = retention_matrix(
-        activity(FIVE_USERS), "week", "first_time", periods=12, date_to="2024-01-24"
-    )
+    result = retention_matrix(activity(FIVE_USERS), "week", "first_time", periods=12, date_to="2024-01-24")
     # W0: W3 only has u1 (01-23) -> 1.   W1 {u4,u5}: +2 (W3) u5 unseen -> 0.
     assert triangle(result) == {
         D(2024, 1, 1): [3, 1, 2, 1],
@@ -262,7 +269,10 @@ EVENT_ROWS = [
 def test_first_time_cohort_uses_the_first_cohort_event_not_first_activity():
     events = activity(EVENT_ROWS, extra=["event"])
     result = retention_matrix(
-        events, "week", "first_time", date_to="2024-01-21",
+        events,
+        "week",
+        "first_time",
+        date_to="2024-01-21",
         cohort_event_mask=events["event"] == "signup",
         return_event_mask=events["event"] == "purchase",
     )
@@ -275,7 +285,10 @@ def test_first_time_cohort_uses_the_first_cohort_event_not_first_activity():
 def test_recurring_cohort_with_event_masks():
     events = activity(EVENT_ROWS, extra=["event"])
     result = retention_matrix(
-        events, "week", "recurring", date_to="2024-01-21",
+        events,
+        "week",
+        "recurring",
+        date_to="2024-01-21",
         cohort_event_mask=(events["event"] == "signup").to_numpy(),
         return_event_mask=(events["event"] == "purchase").to_numpy(),
     )
@@ -333,9 +346,11 @@ def test_missing_column_is_reported():
 
 def reference_triangle(frame, period, mode, criterion, periods, date_to):
     """Straightforward per-user loop used to cross-check the vectorised code."""
-    offsets = {"day": lambda d: d.toordinal(),
-               "week": lambda d: (d.toordinal() - 1) // 7,
-               "month": lambda d: d.year * 12 + d.month - 1}[period]
+    offsets = {
+        "day": lambda d: d.toordinal(),
+        "week": lambda d: (d.toordinal() - 1) // 7,
+        "month": lambda d: d.year * 12 + d.month - 1,
+    }[period]
     last = offsets(date_to)
     active: dict = {}
     for user, stamp in zip(frame["user_id"], frame["timestamp"]):
@@ -361,17 +376,17 @@ def reference_triangle(frame, period, mode, criterion, periods, date_to):
 @pytest.mark.parametrize("period", ["day", "week", "month"])
 @pytest.mark.parametrize("mode", ["first_time", "recurring"])
 @pytest.mark.parametrize("criterion", ["on", "on_or_after"])
-def test_matches_a_per_user_reference_on_random_data(
-    monkeypatch, dense_lookup, period, mode, criterion
-):
+def test_matches_a_per_user_reference_on_random_data(monkeypatch, dense_lookup, period, mode, criterion):
     if not dense_lookup:
         monkeypatch.setattr(cohorts, "_DENSE_LOOKUP_MAX_CELLS", 0)
     rng = np.random.default_rng(7)
     n = 3000
-    frame = pd.DataFrame({
-        "user_id": rng.integers(0, 150, n),
-        "timestamp": pd.Timestamp("2023-10-01") + pd.to_timedelta(rng.integers(0, 200 * 24, n), unit="h"),
-    })
+    frame = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 150, n),
+            "timestamp": pd.Timestamp("2023-10-01") + pd.to_timedelta(rng.integers(0, 200 * 24, n), unit="h"),
+        }
+    )
     date_to = D(2024, 3, 20)
     result = retention_matrix(frame, period, mode, periods=6, date_to=date_to, criterion=criterion)
     expected = reference_triangle(frame, period, mode, criterion, 6, date_to)

@@ -53,7 +53,9 @@ def test_engagement_score_by_hand():
 
 
 def test_equal_inputs_get_equal_scores_and_a_lone_user_scores_50():
-    same = pd.DataFrame({"days_since_last_session": [2, 2], "sessions_30d": [3, 3], "avg_page_views": [1.5, 1.5]})
+    same = pd.DataFrame(
+        {"days_since_last_session": [2, 2], "sessions_30d": [3, 3], "avg_page_views": [1.5, 1.5]}
+    )
     assert engagement_score(same)["engagement_score"].tolist() == [50.0, 50.0]
     lone = same.head(1)
     assert engagement_score(lone)["engagement_score"].tolist() == [50.0]
@@ -63,10 +65,18 @@ def test_engagement_score_rejects_bad_input():
     with pytest.raises(ValueError, match="avg_page_views"):
         engagement_score(pd.DataFrame({"days_since_last_session": [1], "sessions_30d": [1]}))
     with pytest.raises(ValueError, match="negative"):
-        engagement_score(pd.DataFrame({"days_since_last_session": [-1], "sessions_30d": [1], "avg_page_views": [1.0]}))
+        engagement_score(
+            pd.DataFrame({"days_since_last_session": [-1], "sessions_30d": [1], "avg_page_views": [1.0]})
+        )
 
 
 def test_tiers_cut_at_a_third_and_two_thirds():
     assert engagement_tier([0.0, 33.3, 33.34, 66.6, 66.7, 100.0, np.nan]).tolist() == [
-        "low", "low", "medium", "medium", "high", "high", None,
+        "low",
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
+        None,
     ]

@@ -10,38 +10,93 @@ import pytest
 
 from nexus_pipelines.lib.formats import SOURCES, ParseContext, ParsedRow, Rejected, UnreadableFile
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PDT = dt.timezone(dt.timedelta(hours=-7))
 
 # the All Orders columns of the current documentation, in its order
-ORDERS_CURRENT = (
-    "amazon-order-id merchant-order-id purchase-date last-updated-date order-status "
-    "fulfillment-channel sales-channel order-channel ship-service-level product-name sku asin "
-    "item-status quantity currency item-price item-tax shipping-price shipping-tax "
-    "gift-wrap-price gift-wrap-tax item-promotion-discount ship-promotion-discount ship-city "
-    "ship-state ship-postal-code ship-country promotion-ids cpf is-business-order "
-    "purchase-order-number price-designation"
-).split()
+ORDERS_CURRENT = [
+    "amazon-order-id",
+    "merchant-order-id",
+    "purchase-date",
+    "last-updated-date",
+    "order-status",
+    "fulfillment-channel",
+    "sales-channel",
+    "order-channel",
+    "ship-service-level",
+    "product-name",
+    "sku",
+    "asin",
+    "item-status",
+    "quantity",
+    "currency",
+    "item-price",
+    "item-tax",
+    "shipping-price",
+    "shipping-tax",
+    "gift-wrap-price",
+    "gift-wrap-tax",
+    "item-promotion-discount",
+    "ship-promotion-discount",
+    "ship-city",
+    "ship-state",
+    "ship-postal-code",
+    "ship-country",
+    "promotion-ids",
+    "cpf",
+    "is-business-order",
+    "purchase-order-number",
+    "price-designation",
+]
 # older files: `url` after order-channel, no `cpf`
 ORDERS_OLD = [c for c in ORDERS_CURRENT if c != "cpf"]
 ORDERS_OLD.insert(ORDERS_OLD.index("order-channel") + 1, "url")
 
-INVENTORY_18 = (
-    "sku fnsku asin product-name condition your-price mfn-listing-exists "
-    "mfn-fulfillable-quantity afn-listing-exists afn-warehouse-quantity afn-fulfillable-quantity "
-    "afn-unsellable-quantity afn-reserved-quantity afn-total-quantity per-unit-volume "
-    "afn-inbound-working-quantity afn-inbound-shipped-quantity afn-inbound-receiving-quantity"
-).split()
-INVENTORY_25 = INVENTORY_18 + (
-    "afn-researching-quantity afn-reserved-future-supply afn-future-supply-buyable "
-    "afn-fulfillable-quantity-local afn-fulfillable-quantity-remote afn-fc-transfer-quantity "
-    "afn-onhand-buyable-quantity"
-).split()
+INVENTORY_18 = [
+    "sku",
+    "fnsku",
+    "asin",
+    "product-name",
+    "condition",
+    "your-price",
+    "mfn-listing-exists",
+    "mfn-fulfillable-quantity",
+    "afn-listing-exists",
+    "afn-warehouse-quantity",
+    "afn-fulfillable-quantity",
+    "afn-unsellable-quantity",
+    "afn-reserved-quantity",
+    "afn-total-quantity",
+    "per-unit-volume",
+    "afn-inbound-working-quantity",
+    "afn-inbound-shipped-quantity",
+    "afn-inbound-receiving-quantity",
+]
+INVENTORY_25 = INVENTORY_18 + [
+    "afn-researching-quantity",
+    "afn-reserved-future-supply",
+    "afn-future-supply-buyable",
+    "afn-fulfillable-quantity-local",
+    "afn-fulfillable-quantity-remote",
+    "afn-fc-transfer-quantity",
+    "afn-onhand-buyable-quantity",
+]
 
-RETURNS_HEADER = (
-    "return-date order-id sku asin fnsku product-name quantity fulfillment-center-id "
-    "detailed-disposition reason status license-plate-number customer-comments"
-).split()
+RETURNS_HEADER = [
+    "return-date",
+    "order-id",
+    "sku",
+    "asin",
+    "fnsku",
+    "product-name",
+    "quantity",
+    "fulfillment-center-id",
+    "detailed-disposition",
+    "reason",
+    "status",
+    "license-plate-number",
+    "customer-comments",
+]
 
 
 def order_line(header: list[str], **values: str) -> str:
@@ -181,8 +236,11 @@ def test_orders_old_layout_latin1_with_url_and_no_cpf(tmp_path):
 def test_orders_cp1252_bytes_decode_as_windows_text(tmp_path):
     header = ORDERS_CURRENT
     line = order_line(header, product_name="Mug \u20ac5 \u2013 blue")  # € and en dash
-    ctx = landed(tmp_path, "amazon/us-main/orders/2026-11-01.txt",
-                 ("\t".join(header) + "\n" + line + "\n").encode("cp1252"))
+    ctx = landed(
+        tmp_path,
+        "amazon/us-main/orders/2026-11-01.txt",
+        ("\t".join(header) + "\n" + line + "\n").encode("cp1252"),
+    )
 
     (row,) = parse("amazon_orders", ctx)
 
@@ -190,12 +248,9 @@ def test_orders_cp1252_bytes_decode_as_windows_text(tmp_path):
 
 
 def test_orders_header_matching_ignores_case_and_whitespace(tmp_path):
-    header = [
-        f" {name.upper()} " if name in ("sku", "quantity") else name for name in ORDERS_CURRENT
-    ]
+    header = [f" {name.upper()} " if name in ("sku", "quantity") else name for name in ORDERS_CURRENT]
     line = order_line(ORDERS_CURRENT, sku="  MUG-02 ", quantity=" 3 ")
-    ctx = landed(tmp_path, "amazon/us-main/orders/2026-11-01.txt",
-                 ("\t".join(header) + "\n" + line).encode())
+    ctx = landed(tmp_path, "amazon/us-main/orders/2026-11-01.txt", ("\t".join(header) + "\n" + line).encode())
 
     (row,) = parse("amazon_orders", ctx)
 
@@ -206,8 +261,11 @@ def test_orders_header_matching_ignores_case_and_whitespace(tmp_path):
 
 def test_orders_missing_required_header_makes_file_unreadable(tmp_path):
     header = [c for c in ORDERS_CURRENT if c not in ("sku", "order-status")]
-    ctx = landed(tmp_path, "amazon/us-main/orders/2026-11-01.txt",
-                 ("\t".join(header) + "\n" + order_line(header)).encode())
+    ctx = landed(
+        tmp_path,
+        "amazon/us-main/orders/2026-11-01.txt",
+        ("\t".join(header) + "\n" + order_line(header)).encode(),
+    )
 
     with pytest.raises(UnreadableFile) as info:
         parse("amazon_orders", ctx)
@@ -253,7 +311,10 @@ def test_orders_field_count_rules(tmp_path):
     results = parse("amazon_orders", ctx)
 
     assert [(type(r).__name__, r.line) for r in results] == [
-        ("ParsedRow", 2), ("Rejected", 3), ("ParsedRow", 4), ("Rejected", 5)
+        ("ParsedRow", 2),
+        ("Rejected", 3),
+        ("ParsedRow", 4),
+        ("Rejected", 5),
     ]
     assert results[1].reason == "8 fields but the header has 7 columns (a value may contain a tab)"
     short = as_dict("amazon_orders", results[2])
@@ -290,9 +351,7 @@ def test_orders_values_postgres_cannot_store_reject_the_row(tmp_path):
 
 def test_orders_timestamp_forms(tmp_path):
     header = ORDERS_CURRENT
-    stamps = [
-        "2026-11-01T13:45:10Z", "2026-11-01T06:45:10-07:00", "2026-11-01", "2026-11-01T13:45:10"
-    ]
+    stamps = ["2026-11-01T13:45:10Z", "2026-11-01T06:45:10-07:00", "2026-11-01", "2026-11-01T13:45:10"]
     lines = ["\t".join(header)] + [order_line(header, purchase_date=s) for s in stamps]
     ctx = landed(tmp_path, "amazon/us-main/orders/2026-11-01.txt", "\n".join(lines).encode())
 
@@ -308,10 +367,38 @@ def test_orders_timestamp_forms(tmp_path):
 
 
 def inventory_line(header: list[str], **values: str) -> str:
-    base = dict(zip(INVENTORY_25, [
-        "MUG-01", "X00TEST001", "B0TEST0001", "Café Mug", "New", "19.99", "No", "0", "Yes",
-        "12", "10", "1", "1", "20", "0.125000", "3", "4", "1", "0", "0", "0", "6", "4", "0", "10",
-    ]))
+    base = dict(
+        zip(
+            INVENTORY_25,
+            [
+                "MUG-01",
+                "X00TEST001",
+                "B0TEST0001",
+                "Café Mug",
+                "New",
+                "19.99",
+                "No",
+                "0",
+                "Yes",
+                "12",
+                "10",
+                "1",
+                "1",
+                "20",
+                "0.125000",
+                "3",
+                "4",
+                "1",
+                "0",
+                "0",
+                "0",
+                "6",
+                "4",
+                "0",
+                "10",
+            ],
+        )
+    )
     base.update({k.replace("_", "-"): v for k, v in values.items()})
     return "\t".join(base.get(name, "") for name in header)
 
@@ -332,8 +419,13 @@ def test_inventory_18_column_file(tmp_path):
     assert values["afn_total_quantity"] == 20
     assert values["per_unit_volume"] == Decimal("0.125000")
     assert values["afn_inbound_receiving_quantity"] == 1
-    for newer in ("afn_researching_quantity", "afn_future_supply_buyable",
-                  "afn_fulfillable_quantity_local", "afn_onhand_buyable_quantity", "store"):
+    for newer in (
+        "afn_researching_quantity",
+        "afn_future_supply_buyable",
+        "afn_fulfillable_quantity_local",
+        "afn_onhand_buyable_quantity",
+        "store",
+    ):
         assert values[newer] is None
     assert values["extra_columns"] is None
 
@@ -380,11 +472,19 @@ def test_inventory_store_column_and_unknown_column(tmp_path):
 
 def test_returns_quantity_must_be_positive_and_unknown_values_kept(tmp_path):
     row = {
-        "return-date": "2026-11-20T10:00:00+00:00", "order-id": "114-1234567-1234567",
-        "sku": "MUG-01", "asin": "B0TEST0001", "fnsku": "X00TEST001", "product-name": "Café Mug",
-        "quantity": "1", "fulfillment-center-id": "SEA8", "detailed-disposition": "SOMETHING_NEW",
-        "reason": "SWITCHEROO", "status": "Unit returned to inventory",
-        "license-plate-number": "LPNRR123456789", "customer-comments": "",
+        "return-date": "2026-11-20T10:00:00+00:00",
+        "order-id": "114-1234567-1234567",
+        "sku": "MUG-01",
+        "asin": "B0TEST0001",
+        "fnsku": "X00TEST001",
+        "product-name": "Café Mug",
+        "quantity": "1",
+        "fulfillment-center-id": "SEA8",
+        "detailed-disposition": "SOMETHING_NEW",
+        "reason": "SWITCHEROO",
+        "status": "Unit returned to inventory",
+        "license-plate-number": "LPNRR123456789",
+        "customer-comments": "",
     }
     lines = [
         "\t".join(RETURNS_HEADER),

@@ -11,7 +11,7 @@ import pytest
 
 from nexus_pipelines.lib.formats import SOURCES, ParseContext, ParsedRow, Rejected, UnreadableFile
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 COLUMNS = SOURCES["events"].column_names
 
 TRACK = {
@@ -24,9 +24,7 @@ TRACK = {
     "receivedAt": "2026-11-01T13:45:11+00:00",
     "sentAt": "2026-11-01T15:45:10.500+02:00",
     "context": {"ip": "203.0.113.5", "campaign": {"source": "google", "medium": "cpc"}},
-    "properties": {
-        "order_id": "o-1", "revenue": 39.98, "currency": "USD", "products": [{"sku": "MUG-01"}]
-    },
+    "properties": {"order_id": "o-1", "revenue": 39.98, "currency": "USD", "products": [{"sku": "MUG-01"}]},
     "integrations": {"All": True},
     "version": 2,
 }
@@ -46,13 +44,12 @@ IDENTIFY = {
     "timestamp": "2026-11-01T13:47:00Z",
     "traits": {"email": "a@example.com"},
 }
-SCREEN = {
-    "messageId": "m-4", "type": "screen", "name": "Home", "userId": 42, "timestamp": "2026-11-01"
-}
+SCREEN = {"messageId": "m-4", "type": "screen", "name": "Home", "userId": 42, "timestamp": "2026-11-01"}
 
 
-def landed(tmp_path: Path, name: str, lines: list[str], *, compress: bool = False,
-           newline: str = "\n") -> ParseContext:
+def landed(
+    tmp_path: Path, name: str, lines: list[str], *, compress: bool = False, newline: str = "\n"
+) -> ParseContext:
     path = tmp_path / "events" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     data = "".join(line + newline for line in lines).encode("utf-8")

@@ -41,10 +41,14 @@ def test_registry_names_globs_and_columns():
     expected = {
         "amazon_orders": ("amazon/*/orders/*.txt", columns.AMAZON_ORDERS, True),
         "amazon_sales_traffic_by_date": (
-            "amazon/*/sales_traffic/*.json", columns.SALES_TRAFFIC_BY_DATE, True
+            "amazon/*/sales_traffic/*.json",
+            columns.SALES_TRAFFIC_BY_DATE,
+            True,
         ),
         "amazon_sales_traffic_by_asin": (
-            "amazon/*/sales_traffic/*.json", columns.SALES_TRAFFIC_BY_ASIN, True
+            "amazon/*/sales_traffic/*.json",
+            columns.SALES_TRAFFIC_BY_ASIN,
+            True,
         ),
         "amazon_inventory": ("amazon/*/inventory/*.txt", columns.AMAZON_INVENTORY, True),
         "amazon_returns": ("amazon/*/returns/*.txt", columns.AMAZON_RETURNS, True),
@@ -128,17 +132,19 @@ def test_marketing_spend_by_header_name_with_bom_quotes_and_bad_rows(tmp_path):
     results = list(SOURCES["marketing_spend"].parser(ctx))
 
     assert [(type(r).__name__, r.line) for r in results] == [
-        ("ParsedRow", 2), ("ParsedRow", 3), ("ParsedRow", 5),
-        ("Rejected", 7), ("Rejected", 8), ("Rejected", 9), ("Rejected", 10),
+        ("ParsedRow", 2),
+        ("ParsedRow", 3),
+        ("ParsedRow", 5),
+        ("Rejected", 7),
+        ("Rejected", 8),
+        ("Rejected", 9),
+        ("Rejected", 10),
     ]
-    assert results[0].values == (
-        dt.date(2026, 11, 1), "google_ads", "Fall, mugs", Decimal("120.50"), "USD"
-    )
+    assert results[0].values == (dt.date(2026, 11, 1), "google_ads", "Fall, mugs", Decimal("120.50"), "USD")
     assert results[1].values == (dt.date(2026, 11, 1), "meta", None, Decimal("80"), "EUR")
     assert results[2].values[2] == "two\r\nlines"
     assert results[3].reason == (
-        "date: '2026-11-32' is not an ISO-8601 date (YYYY-MM-DD); "
-        "spend: 'abc' is not a decimal number"
+        "date: '2026-11-32' is not an ISO-8601 date (YYYY-MM-DD); spend: 'abc' is not a decimal number"
     )
     assert results[3].raw == "USD,abc,2026-11-32,google_ads,x,"
     assert results[4].reason == "channel: required value is empty"
@@ -207,18 +213,29 @@ def test_stores_under_a_stores_key(tmp_path):
 @pytest.mark.parametrize(
     "text, line, message",
     [
-        ("- store_id: us\n  currency: USD\n- store_id: de\n  name: DE\n", 3,
-         "store 2 ('de'): missing currency"),
+        (
+            "- store_id: us\n  currency: USD\n- store_id: de\n  name: DE\n",
+            3,
+            "store 2 ('de'): missing currency",
+        ),
         ("- name: nameless\n  currency: USD\n", 1, "store 1: missing store_id"),
-        ("- store_id: us\n  currency: USD\n  timezone: Mars/Olympus\n", 1,
-         "store 1 ('us'): timezone: 'Mars/Olympus' is not an IANA time zone name"),
+        (
+            "- store_id: us\n  currency: USD\n  timezone: Mars/Olympus\n",
+            1,
+            "store 1 ('us'): timezone: 'Mars/Olympus' is not an IANA time zone name",
+        ),
         ("- store_id: '  '\n  currency: USD\n", 1, "store 1: missing store_id"),
-        ("- store_id: us\n  currency: dollars\n", 1,
-         "store 1 ('us'): currency: 'dollars' is not a three-letter currency code"),
-        ("- store_id: 123\n  currency: USD\n", 1,
-         "store 1 (123): store_id must be text (quote it in YAML)"),
-        ("- store_id: us\n  currency: USD\n- store_id: us\n  currency: EUR\n", 3,
-         "store 2: store_id 'us' already used by store 1"),
+        (
+            "- store_id: us\n  currency: dollars\n",
+            1,
+            "store 1 ('us'): currency: 'dollars' is not a three-letter currency code",
+        ),
+        ("- store_id: 123\n  currency: USD\n", 1, "store 1 (123): store_id must be text (quote it in YAML)"),
+        (
+            "- store_id: us\n  currency: USD\n- store_id: us\n  currency: EUR\n",
+            3,
+            "store 2: store_id 'us' already used by store 1",
+        ),
         ("- just a string\n", 1, "store 1: expected a mapping of store fields"),
         ("store_id: us\ncurrency: USD\n", 1, "expected a list of stores"),
         ("- store_id: us\n  currency: [USD\n", 3, "invalid YAML"),
@@ -236,9 +253,17 @@ def test_invalid_stores_file_names_the_entry(tmp_path, text, line, message):
 # ---------------------------------------------------------------- value parsers
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Yes", True), ("no", False), ("Y", True), ("n", False), ("TRUE", True), ("false", False),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Yes", True),
+        ("no", False),
+        ("Y", True),
+        ("n", False),
+        ("TRUE", True),
+        ("false", False),
+    ],
+)
 def test_parse_bool(text, expected):
     assert parse_bool(text) is expected
 
@@ -267,10 +292,10 @@ def test_parse_numbers():
 
 
 def test_parse_timestamp_always_timezone_aware():
-    expected = dt.datetime(2026, 11, 1, 20, 45, 10, tzinfo=dt.timezone.utc)
+    expected = dt.datetime(2026, 11, 1, 20, 45, 10, tzinfo=dt.UTC)
     assert parse_timestamp("2026-11-01T13:45:10-07:00") == expected
     assert parse_timestamp("2026-11-01T13:45:10Z").utcoffset() == dt.timedelta(0)
-    assert parse_timestamp("2026-11-01").tzinfo is dt.timezone.utc
+    assert parse_timestamp("2026-11-01").tzinfo is dt.UTC
     with pytest.raises(ValueError, match="'2026-11-01 1pm' is not an ISO-8601 timestamp"):
         parse_timestamp("2026-11-01 1pm")
 
@@ -286,6 +311,4 @@ def test_rejected_and_rows_keep_their_physical_line(tmp_path):
     text = "date,channel,campaign,spend,currency\n\n\n2026-11-01,meta,x,bad,USD\n"
     ctx = landed(tmp_path, "marketing/spend/2026-11-01.csv", text.encode())
     (rejected,) = SOURCES["marketing_spend"].parser(ctx)
-    assert rejected == Rejected(
-        4, "2026-11-01,meta,x,bad,USD", "spend: 'bad' is not a decimal number"
-    )
+    assert rejected == Rejected(4, "2026-11-01,meta,x,bad,USD", "spend: 'bad' is not a decimal number")

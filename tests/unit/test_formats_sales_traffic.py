@@ -95,7 +95,10 @@ def report() -> dict:
             {
                 "date": "2026-11-02",
                 "salesByDate": sales_by_date(
-                    18, 217.7, orderedProductSalesB2B=money(40.1), unitsOrderedB2B=3,
+                    18,
+                    217.7,
+                    orderedProductSalesB2B=money(40.1),
+                    unitsOrderedB2B=3,
                     totalOrderItemsB2B=2,
                 ),
                 "trafficByDate": traffic_by_date(1100, pageViewsB2B=77, sessionsB2B=55),
@@ -106,9 +109,7 @@ def report() -> dict:
                 "parentAsin": "B123456789",
                 "childAsin": "B123456789",
                 "sku": "AB-1C2D-EFGH",
-                "salesByAsin": {
-                    "unitsOrdered": 1, "orderedProductSales": money(16.79), "totalOrderItems": 1
-                },
+                "salesByAsin": {"unitsOrdered": 1, "orderedProductSales": money(16.79), "totalOrderItems": 1},
                 "trafficByAsin": traffic_by_asin(18, 43, 95.24, 7.69),
             },
             {
@@ -128,8 +129,9 @@ def landed(tmp_path: Path, content: str | bytes) -> ParseContext:
     path = tmp_path / "amazon" / "us-main" / "sales_traffic" / "2026-11-02.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content.encode() if isinstance(content, str) else content)
-    return ParseContext(path, "amazon/us-main/sales_traffic/2026-11-02.json",
-                        dt.date(2026, 11, 2), "us-main", "USD")
+    return ParseContext(
+        path, "amazon/us-main/sales_traffic/2026-11-02.json", dt.date(2026, 11, 2), "us-main", "USD"
+    )
 
 
 def rows_of(source: str, ctx: ParseContext) -> list[dict]:
@@ -183,7 +185,9 @@ def test_by_asin_rows_are_dated_by_the_report_start(tmp_path):
 
     assert first["report_date"] == dt.date(2026, 11, 1)  # dataStartTime, not the file date
     assert (first["parent_asin"], first["child_asin"], first["sku"]) == (
-        "B123456789", "B123456789", "AB-1C2D-EFGH"
+        "B123456789",
+        "B123456789",
+        "AB-1C2D-EFGH",
     )
     assert first["ordered_product_sales"] == Decimal("16.79")
     assert first["currency"] == "USD"
@@ -307,9 +311,7 @@ def test_integral_float_and_out_of_range_values(tmp_path):
     units_ordered = SOURCES["amazon_sales_traffic_by_date"].column_names.index("units_ordered")
     assert first.values[units_ordered] == 23
     assert isinstance(second, Rejected) and second.line == 2
-    assert second.reason == (
-        "trafficByDate.pageViews: 3000000000 is out of range for an integer column"
-    )
+    assert second.reason == ("trafficByDate.pageViews: 3000000000 is out of range for an integer column")
     assert json.loads(second.raw) == document["salesAndTrafficByDate"][1]
 
 
@@ -368,7 +370,9 @@ def test_compiled_check_agrees_with_jsonschema_on_damaged_documents():
         elif change == "extra" and isinstance(parent, dict):
             parent["unexpectedKey"] = 1
         else:
-            parent[path[-1]] = {"text": "x", "negative": -1, "bad date": "2026-02-30", "null": None}.get(change, [])
+            parent[path[-1]] = {"text": "x", "negative": -1, "bad date": "2026-02-30", "null": None}.get(
+                change, []
+            )
         by_jsonschema = not any(True for _ in report_validator().iter_errors(damaged))
         try:
             _fast_validator()(damaged)

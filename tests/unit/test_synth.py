@@ -219,17 +219,13 @@ def test_sales_and_traffic_validate_and_reconcile_with_the_orders(landing):
             for r in lines:
                 units_by_sku[r["sku"]] += int(r["quantity"])
             asins = {a["sku"]: a for a in report["salesAndTrafficByAsin"]}
-            assert {s: a["salesByAsin"]["unitsOrdered"] for s, a in asins.items()} == dict(
-                units_by_sku
-            )
+            assert {s: a["salesByAsin"]["unitsOrdered"] for s, a in asins.items()} == dict(units_by_sku)
             for a in asins.values():
                 t = a["trafficByAsin"]
                 assert t["unitSessionPercentage"] == round(
                     a["salesByAsin"]["unitsOrdered"] / t["sessions"] * 100, 2
                 )
-            assert (
-                sum(a["trafficByAsin"]["sessions"] for a in asins.values()) <= traffic["sessions"]
-            )
+            assert sum(a["trafficByAsin"]["sessions"] for a in asins.values()) <= traffic["sessions"]
 
 
 def test_order_lifecycle_pending_orders_reappear_the_next_day(landing):
@@ -255,9 +251,7 @@ def test_order_lifecycle_pending_orders_reappear_the_next_day(landing):
             new = [r for d, r in versions if d == second]
             assert {r["order-status"] for r in old} == {"Pending"}
             assert {r["order-status"] for r in new} <= {"Shipped", "Cancelled"}
-            assert min(r["last-updated-date"] for r in new) > max(
-                r["last-updated-date"] for r in old
-            )
+            assert min(r["last-updated-date"] for r in new) > max(r["last-updated-date"] for r in old)
             assert {r["purchase-date"][:10] for r in new} == {first}
         assert updated > 0
         multi_line = Counter(
@@ -283,9 +277,7 @@ def test_inventory_identities_hold_and_stockouts_stop_sales(landing):
                 }
                 assert min(q.values()) >= 0
                 assert q["afn-warehouse-quantity"] == (
-                    q["afn-fulfillable-quantity"]
-                    + q["afn-unsellable-quantity"]
-                    + q["afn-reserved-quantity"]
+                    q["afn-fulfillable-quantity"] + q["afn-unsellable-quantity"] + q["afn-reserved-quantity"]
                 )
                 assert (
                     q["afn-total-quantity"]
@@ -310,8 +302,7 @@ def test_inventory_identities_hold_and_stockouts_stop_sales(landing):
     for e in episodes:
         first = date.fromisoformat(e["first_date"])
         recorded |= {
-            (e["store_id"], e["sku"], (first + timedelta(days=n)).isoformat())
-            for n in range(e["days"])
+            (e["store_id"], e["sku"], (first + timedelta(days=n)).isoformat()) for n in range(e["days"])
         }
         assert e["last_date"] == (first + timedelta(days=e["days"] - 1)).isoformat()
     assert recorded == zero_days
@@ -331,9 +322,7 @@ def test_returns_belong_to_real_shipped_order_lines(landing):
         lines = {}
         for day in _dates():
             for row in _table(root / f"amazon/{store}/orders/{day}.txt"):
-                lines[(row["amazon-order-id"], row["sku"])] = (
-                    row  # files are in date order: newest wins
-                )
+                lines[(row["amazon-order-id"], row["sku"])] = row  # files are in date order: newest wins
         n_returns = 0
         dispositions = Counter()
         for day in _dates():
@@ -393,9 +382,7 @@ def test_events_follow_the_segment_spec_and_identity_rules(landing):
         lag = (_ts(e["receivedAt"]) - _ts(e["timestamp"])).total_seconds()
         assert 1 <= lag <= 6 and _ts(e["timestamp"]) <= _ts(e["sentAt"]) <= _ts(e["receivedAt"])
     for path in sorted((root / "events").glob("*.jsonl")):
-        assert {json.loads(line)["timestamp"][:10] for line in path.read_text().splitlines()} == {
-            path.stem
-        }
+        assert {json.loads(line)["timestamp"][:10] for line in path.read_text().splitlines()} == {path.stem}
 
     # before a device's identify its events carry no userId; from then on they carry it
     identified_at = {}
@@ -441,9 +428,7 @@ def test_orders_funnel_and_experiment_in_events(landing):
             assert set(p) == {"order_id", "revenue", "currency", "products"}
             cents = sum(round(item["price"] * 100) * item["quantity"] for item in p["products"])
             assert cents == round(p["revenue"] * 100)
-            assert all(
-                set(item) == {"product_id", "sku", "price", "quantity"} for item in p["products"]
-            )
+            assert all(set(item) == {"product_id", "sku", "price", "quantity"} for item in p["products"])
             assert e["userId"]
     experiment = truth["planted"]["web"]["experiment"]
     assert experiment["relative_lift"] == 0.15
@@ -476,9 +461,7 @@ def test_channels_campaigns_and_spend_agree(landing):
     multipliers = {name: c["conversion_multiplier"] for name, c in planted.items()}
     assert len(set(multipliers.values())) == len(multipliers) > 5
     defined = {
-        (k["source"], k["medium"], k["name"]): name
-        for name, c in planted.items()
-        for k in c["campaigns"]
+        (k["source"], k["medium"], k["name"]): name for name, c in planted.items() for k in c["campaigns"]
     }
     assert campaigns == set(defined)
     rows = []

@@ -9,19 +9,22 @@ from dagster import DailyPartitionsDefinition, partition_loading_context
 
 from nexus_pipelines.lib import windows
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START = dt.date(2026, 1, 1)
 
 
-@pytest.mark.parametrize("now", [
-    dt.datetime(2026, 6, 10, 0, 0, tzinfo=UTC),
-    dt.datetime(2026, 6, 10, 0, 0, 1, tzinfo=UTC),
-    dt.datetime(2026, 6, 10, 23, 59, 59, tzinfo=UTC),
-    # 01:30 in Berlin on 06-10 is still 06-09 in UTC: the latest complete day is 06-08
-    dt.datetime(2026, 6, 10, 1, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))),
-    # 20:00 in Los Angeles on 06-09 is already 06-10 in UTC
-    dt.datetime(2026, 6, 9, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=-7))),
-])
+@pytest.mark.parametrize(
+    "now",
+    [
+        dt.datetime(2026, 6, 10, 0, 0, tzinfo=UTC),
+        dt.datetime(2026, 6, 10, 0, 0, 1, tzinfo=UTC),
+        dt.datetime(2026, 6, 10, 23, 59, 59, tzinfo=UTC),
+        # 01:30 in Berlin on 06-10 is still 06-09 in UTC: the latest complete day is 06-08
+        dt.datetime(2026, 6, 10, 1, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        # 20:00 in Los Angeles on 06-09 is already 06-10 in UTC
+        dt.datetime(2026, 6, 9, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=-7))),
+    ],
+)
 def test_latest_complete_day_is_dagsters_last_daily_partition(now):
     partitions = DailyPartitionsDefinition(start_date=START.isoformat(), timezone="UTC")
     with partition_loading_context(effective_dt=now):
@@ -29,15 +32,18 @@ def test_latest_complete_day_is_dagsters_last_daily_partition(now):
 
 
 def test_by_hand():
-    assert windows.latest_complete_day(dt.datetime(2026, 6, 10, 1, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))) \
-        == dt.date(2026, 6, 8)
+    assert windows.latest_complete_day(
+        dt.datetime(2026, 6, 10, 1, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    ) == dt.date(2026, 6, 8)
     with pytest.raises(ValueError, match="aware"):
         windows.latest_complete_day(dt.datetime(2026, 6, 10))
 
 
 def test_clip_keeps_the_window_inside_the_partitions_and_names_what_was_asked():
     now = dt.datetime(2026, 3, 10, 12, tzinfo=UTC)
-    assert windows.clip(dt.date(2025, 12, 1), dt.date(2026, 5, 1), START, now) == windows.Window(START, dt.date(2026, 3, 9))
+    assert windows.clip(dt.date(2025, 12, 1), dt.date(2026, 5, 1), START, now) == windows.Window(
+        START, dt.date(2026, 3, 9)
+    )
     with pytest.raises(windows.EmptyWindow) as error:
         windows.clip(dt.date(2026, 4, 1), dt.date(2026, 4, 3), START, now)
     text = str(error.value)
@@ -47,10 +53,18 @@ def test_clip_keeps_the_window_inside_the_partitions_and_names_what_was_asked():
 def test_lookback_window_and_time_window_conversion():
     now = dt.datetime(2026, 6, 10, 6, tzinfo=UTC)
     assert windows.lookback_window(START, 3, now) == windows.Window(dt.date(2026, 6, 6), dt.date(2026, 6, 9))
-    assert windows.lookback_window(START, 3, dt.datetime(2026, 1, 2, 6, tzinfo=UTC)) == windows.Window(START, START)
-    window = windows.from_time_window(dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 4, tzinfo=UTC))
+    assert windows.lookback_window(START, 3, dt.datetime(2026, 1, 2, 6, tzinfo=UTC)) == windows.Window(
+        START, START
+    )
+    window = windows.from_time_window(
+        dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 4, tzinfo=UTC)
+    )
     assert (window.start, window.end, window.days, window.keys) == (
-        dt.date(2026, 3, 1), dt.date(2026, 3, 3), 3, ("2026-03-01", "2026-03-03"))
+        dt.date(2026, 3, 1),
+        dt.date(2026, 3, 3),
+        3,
+        ("2026-03-01", "2026-03-03"),
+    )
 
 
 def test_period_start_by_hand():

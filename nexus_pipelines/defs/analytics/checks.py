@@ -44,7 +44,9 @@ def attribution_credits_balance(warehouse: WarehouseResource) -> AssetCheckResul
         severity=AssetCheckSeverity.ERROR,
         metadata={
             "unbalanced_conversions": MetadataValue.int(unbalanced),
-            "per_model": MetadataValue.md(per_model.to_markdown(index=False) if len(per_model) else "no credits"),
+            "per_model": MetadataValue.md(
+                per_model.to_markdown(index=False) if len(per_model) else "no credits"
+            ),
         },
     )
 
@@ -63,7 +65,9 @@ def clv_fit_is_current(warehouse: WarehouseResource) -> AssetCheckResult:
         passed=bool(current),
         severity=AssetCheckSeverity.WARN,
         metadata={
-            "fitted_at": MetadataValue.text(str(state["fitted_at"]) if state["fitted_at"] is not None else "never"),
+            "fitted_at": MetadataValue.text(
+                str(state["fitted_at"]) if state["fitted_at"] is not None else "never"
+            ),
             "fitted_through": MetadataValue.text(str(fitted)),
             "data_through": MetadataValue.text(str(data)),
         },

@@ -27,10 +27,12 @@ COLUMN_TYPES = {
     "is_complete": "boolean",
 }
 COHORT_RETENTION = Table(
-    "cohort_retention", COLUMN_TYPES,
+    "cohort_retention",
+    COLUMN_TYPES,
     "Cohort retention of stitched users by first-activity (first_time) or any-activity "
     "(recurring) week and month, offsets 0..periods.",
-    indexes=(("cohort_start",),))
+    indexes=(("cohort_start",),),
+)
 
 
 class CohortRetentionConfig(Config):
@@ -43,8 +45,12 @@ def retention_long(activity: pd.DataFrame, periods: int) -> pd.DataFrame:
     for grain in PERIOD_GRAINS:
         for mode in MODES:
             matrix = retention_matrix(
-                activity, period=grain, mode=mode, periods=periods,
-                user_col="user_key", time_col="session_date",
+                activity,
+                period=grain,
+                mode=mode,
+                periods=periods,
+                user_col="user_key",
+                time_col="session_date",
             )
             frames.append(matrix.assign(period_grain=grain, mode=mode))
     return pd.concat(frames, ignore_index=True)[list(COLUMN_TYPES)]
@@ -56,10 +62,19 @@ def cohort_retention(
 ) -> MaterializeResult:
     activity = read_frame(warehouse.url, load_sql("cohort_activity"))
     table = retention_long(activity, config.periods)
-    rows = replace_table(warehouse.url, analytics_schema(), COHORT_RETENTION.name, table, COHORT_RETENTION.columns, indexes=COHORT_RETENTION.indexes)
+    rows = replace_table(
+        warehouse.url,
+        analytics_schema(),
+        COHORT_RETENTION.name,
+        table,
+        COHORT_RETENTION.columns,
+        indexes=COHORT_RETENTION.indexes,
+    )
     weekly = table[(table["period_grain"] == "week") & (table["mode"] == "first_time")]
     context.log.info(f"cohort_retention: {len(activity)} user-days -> {rows} rows")
-    png = heatmap_png(to_wide(weekly) if len(weekly) else pd.DataFrame(), "Weekly retention (first-time cohorts)")
+    png = heatmap_png(
+        to_wide(weekly) if len(weekly) else pd.DataFrame(), "Weekly retention (first-time cohorts)"
+    )
     return MaterializeResult(
         metadata={
             **table_metadata(table, rows, "cohort_start"),

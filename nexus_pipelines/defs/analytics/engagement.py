@@ -27,10 +27,12 @@ COLUMN_TYPES = {
     "engagement_tier": "text",
 }
 USER_ENGAGEMENT = Table(
-    "user_engagement", COLUMN_TYPES,
+    "user_engagement",
+    COLUMN_TYPES,
     "Engagement score 0-100 per stitched user with sessions: weighted percentile ranks of recency, "
     "sessions in the last 30 days and page views per session.",
-    indexes=(("user_key",),))
+    indexes=(("user_key",),),
+)
 TIERS = ("high", "medium", "low")
 
 
@@ -45,8 +47,19 @@ def user_engagement(
     if config.window_days < 1:
         raise ValueError("window_days must be >= 1")
     inputs = read_frame(warehouse.url, load_sql("engagement_inputs"), {"window_days": config.window_days})
-    scored = engagement_score(inputs)[list(COLUMN_TYPES)] if len(inputs) else inputs.reindex(columns=list(COLUMN_TYPES))
-    rows = replace_table(warehouse.url, analytics_schema(), USER_ENGAGEMENT.name, scored, USER_ENGAGEMENT.columns, indexes=USER_ENGAGEMENT.indexes)
+    scored = (
+        engagement_score(inputs)[list(COLUMN_TYPES)]
+        if len(inputs)
+        else inputs.reindex(columns=list(COLUMN_TYPES))
+    )
+    rows = replace_table(
+        warehouse.url,
+        analytics_schema(),
+        USER_ENGAGEMENT.name,
+        scored,
+        USER_ENGAGEMENT.columns,
+        indexes=USER_ENGAGEMENT.indexes,
+    )
     per_tier = scored["engagement_tier"].value_counts().reindex(list(TIERS), fill_value=0)
     png = bar_png(list(TIERS), [int(v) for v in per_tier], "Users per engagement tier", xlabel="tier")
     context.log.info(f"user_engagement: {rows} users scored")

@@ -44,8 +44,16 @@ class Table:
 
     def spec(self, deps, *, skippable: bool = False) -> AssetSpec:
         return AssetSpec(
-            self.key, deps=deps, description=self.description, group_name=GROUP, kinds=KINDS, skippable=skippable,
-            metadata={"dagster/column_schema": self.schema, "dagster/table_name": f"{analytics_schema()}.{self.name}"},
+            self.key,
+            deps=deps,
+            description=self.description,
+            group_name=GROUP,
+            kinds=KINDS,
+            skippable=skippable,
+            metadata={
+                "dagster/column_schema": self.schema,
+                "dagster/table_name": f"{analytics_schema()}.{self.name}",
+            },
         )
 
 
@@ -60,8 +68,11 @@ def model(name: str) -> AssetKey:
 
 @cache
 def _dbt_relations() -> dict[str, sql.Identifier]:
-    return {node["name"]: sql.Identifier(node["schema"], node.get("alias") or node["name"])
-            for node in dbt_manifest()["nodes"].values() if node["resource_type"] in ("model", "seed", "snapshot")}
+    return {
+        node["name"]: sql.Identifier(node["schema"], node.get("alias") or node["name"])
+        for node in dbt_manifest()["nodes"].values()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+    }
 
 
 def relation(name: str) -> sql.Identifier:

@@ -17,9 +17,8 @@ problem never stops the product marts. dbt tests appear as asset checks and run 
 (re)applied, on every path that runs the chain.
 """
 
-
+from collections.abc import Iterator
 from functools import cache
-from typing import Iterator
 
 from dagster import AssetExecutionContext, Config, DagsterRunStatus, RunsFilter
 from dagster_dbt import DbtCliResource, dbt_assets
@@ -29,7 +28,14 @@ from ...lib.warehouse import changes, connection, locks
 from ...lib.warehouse.roles import ensure_bi_reader
 from ..partitions import window_of_run
 from ..resources import WarehouseResource
-from .project import BUILD_ARGS, FULL_CHECK_BUILD_ARGS, keep_partial_parse, nexus_dbt_project, prepare, project_fingerprint
+from .project import (
+    BUILD_ARGS,
+    FULL_CHECK_BUILD_ARGS,
+    keep_partial_parse,
+    nexus_dbt_project,
+    prepare,
+    project_fingerprint,
+)
 from .project import manifest as dbt_manifest
 from .translator import NexusDbtTranslator
 
@@ -39,10 +45,10 @@ TRANSLATOR = NexusDbtTranslator()
 # dbt selections of the two chains (the test suite checks that they cover every model, apart)
 CHAINS = {
     "amazon": "path:models/staging/amazon path:models/intermediate/business path:models/intermediate/inventory "
-              "path:models/intermediate/returns path:models/marts/core path:models/marts/business "
-              "path:models/marts/inventory path:models/marts/returns",
+    "path:models/intermediate/returns path:models/marts/core path:models/marts/business "
+    "path:models/marts/inventory path:models/marts/returns",
     "product": "path:models/staging/events path:models/staging/marketing path:models/intermediate/product "
-               "path:models/marts/product",
+    "path:models/marts/product",
 }
 # Dagster concurrency pool of the dbt builds: unlimited by default (the advisory lock ``dbt`` already
 # keeps two builds apart, across instances too); a deployment can make Dagster queue them visibly
@@ -55,15 +61,21 @@ _FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatu
 def bi_schemas() -> tuple[str, ...]:
     """The schemas BI reads: those of the marts models (from the manifest) and the analytics schema."""
     manifest = dbt_manifest()
-    marts = {node["schema"] for node in manifest["nodes"].values()
-             if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]}
+    marts = {
+        node["schema"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]
+    }
     return (*sorted(marts), load_settings().analytics_schema)
 
 
 def missing_relations(url: str, context: AssetExecutionContext) -> list[str]:
     """The tables and views of this step's models that do not exist in the warehouse."""
-    wanted = [(node["schema"], node.get("alias") or node["name"]) for node in dbt_manifest()["nodes"].values()
-              if node["resource_type"] == "model" and TRANSLATOR.get_asset_key(node) in context.selected_asset_keys]
+    wanted = [
+        (node["schema"], node.get("alias") or node["name"])
+        for node in dbt_manifest()["nodes"].values()
+        if node["resource_type"] == "model" and TRANSLATOR.get_asset_key(node) in context.selected_asset_keys
+    ]
     return connection.missing_relations(url, wanted)
 
 
@@ -78,36 +90,63 @@ class ChainConfig(Config):
     full_checks: bool = False
 
 
-def _build_chain(chain: str, context: AssetExecutionContext, config: ChainConfig, dbt: DbtCliResource,
-                 warehouse: WarehouseResource) -> Iterator:
+def _build_chain(
+    chain: str,
+    context: AssetExecutionContext,
+    config: ChainConfig,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+) -> Iterator:
     window = window_of_run(context)
     span = (window.start, window.end) if window else None
     lookback = int(changes.dbt_project_var(nexus_dbt_project.project_dir, "session_lookback_days", 1))
     fingerprint = project_fingerprint()
-    with locks.exclusive(warehouse.url, f"facts:{chain}", on_wait=context.log.info):
-        with changes.rebuilding(warehouse.url, chain, span, session_lookback_days=lookback,
-                                fingerprint=fingerprint) as plan:
-            if (not config.full_checks and not plan.has_changes and plan.built_fingerprint == fingerprint
-                    and previous_run_succeeded(context) and not missing_relations(warehouse.url, context)):
-                context.log.info(f"{chain}: no load changed anything since its last build and the dbt project "
-                                 "is unchanged: nothing to build (downstream assets are skipped)")
-                return
-            scope = ("every data test over every row" if config.full_checks
-                     else "data tests of the marts, on the rebuilt dates of the incremental facts")
-            context.log.info(f"{chain}: partition window {window or 'none'}; rebuilding {plan.describe()}; {scope}")
-            warehouse.export_dbt_env()
-            with locks.exclusive(warehouse.url, "dbt", on_wait=context.log.info):
-                invocation = dbt.cli(FULL_CHECK_BUILD_ARGS if config.full_checks else BUILD_ARGS, context=context)
-                yield from invocation.stream()
-                keep_partial_parse(invocation.target_path)
-                ensure_bi_reader(warehouse.url, schemas=bi_schemas())
+    with (
+        locks.exclusive(warehouse.url, f"facts:{chain}", on_wait=context.log.info),
+        changes.rebuilding(
+            warehouse.url, chain, span, session_lookback_days=lookback, fingerprint=fingerprint
+        ) as plan,
+    ):
+        if (
+            not config.full_checks
+            and not plan.has_changes
+            and plan.built_fingerprint == fingerprint
+            and previous_run_succeeded(context)
+            and not missing_relations(warehouse.url, context)
+        ):
+            context.log.info(
+                f"{chain}: no load changed anything since its last build and the dbt project "
+                "is unchanged: nothing to build (downstream assets are skipped)"
+            )
+            return
+        scope = (
+            "every data test over every row"
+            if config.full_checks
+            else "data tests of the marts, on the rebuilt dates of the incremental facts"
+        )
+        context.log.info(
+            f"{chain}: partition window {window or 'none'}; rebuilding {plan.describe()}; {scope}"
+        )
+        warehouse.export_dbt_env()
+        with locks.exclusive(warehouse.url, "dbt", on_wait=context.log.info):
+            invocation = dbt.cli(FULL_CHECK_BUILD_ARGS if config.full_checks else BUILD_ARGS, context=context)
+            yield from invocation.stream()
+            keep_partial_parse(invocation.target_path)
+            ensure_bi_reader(warehouse.url, schemas=bi_schemas())
 
 
 def _chain_assets(chain: str):
-    @dbt_assets(manifest=nexus_dbt_project.manifest_path, project=nexus_dbt_project, select=CHAINS[chain],
-                dagster_dbt_translator=TRANSLATOR, name=f"dbt_{chain}", pool=DBT_POOL)
-    def _assets(context: AssetExecutionContext, config: ChainConfig, dbt: DbtCliResource,
-                warehouse: WarehouseResource):
+    @dbt_assets(
+        manifest=nexus_dbt_project.manifest_path,
+        project=nexus_dbt_project,
+        select=CHAINS[chain],
+        dagster_dbt_translator=TRANSLATOR,
+        name=f"dbt_{chain}",
+        pool=DBT_POOL,
+    )
+    def _assets(
+        context: AssetExecutionContext, config: ChainConfig, dbt: DbtCliResource, warehouse: WarehouseResource
+    ):
         yield from _build_chain(chain, context, config, dbt, warehouse)
 
     return _assets

@@ -22,12 +22,14 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 
 from ...lib.config import load_settings
-
 from .translator import FULL_HISTORY_TAG
 
 # dbt from the same environment as this interpreter (the venv need not be on PATH), else PATH's.
-DBT_EXECUTABLE = (str(Path(sys.executable).with_name("dbt")) if Path(sys.executable).with_name("dbt").exists()
-                  else shutil.which("dbt") or "dbt")
+DBT_EXECUTABLE = (
+    str(Path(sys.executable).with_name("dbt"))
+    if Path(sys.executable).with_name("dbt").exists()
+    else shutil.which("dbt") or "dbt"
+)
 
 # The same vars on every invocation: the incremental facts read their dates from ops.rebuild_ranges,
 # so dbt's partial parsing is not invalidated by changing vars from one step or run to the next.
@@ -40,8 +42,21 @@ FULL_CHECK_VARS = {"rebuild_from_ops": True, "tests_on_rebuilt_dates": False}
 # not the data; they run in the test suite, not in every production build. The tests tagged
 # full_history (those of the staging and intermediate views, which read the whole history: see
 # dbt_project.yml) run in the weekly full check only.
-BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test", "--exclude", f"tag:{FULL_HISTORY_TAG}", *DBT_VARS_ARGS]
-FULL_CHECK_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(FULL_CHECK_VARS)]
+BUILD_ARGS = [
+    "build",
+    "--exclude-resource-type",
+    "unit_test",
+    "--exclude",
+    f"tag:{FULL_HISTORY_TAG}",
+    *DBT_VARS_ARGS,
+]
+FULL_CHECK_BUILD_ARGS = [
+    "build",
+    "--exclude-resource-type",
+    "unit_test",
+    "--vars",
+    json.dumps(FULL_CHECK_VARS),
+]
 
 _SOURCE_FOLDERS = ("models", "macros", "seeds", "snapshots", "tests", "analyses")
 _SOURCE_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
@@ -90,8 +105,11 @@ def prepare(project: DbtProject) -> None:
 
 
 _settings = load_settings()
-nexus_dbt_project = DbtProject(project_dir=_settings.dbt_project_dir, profiles_dir=_settings.dbt_project_dir,
-                               prepare_project_cli_args=["parse", "--quiet", *DBT_VARS_ARGS])
+nexus_dbt_project = DbtProject(
+    project_dir=_settings.dbt_project_dir,
+    profiles_dir=_settings.dbt_project_dir,
+    prepare_project_cli_args=["parse", "--quiet", *DBT_VARS_ARGS],
+)
 
 
 @cache

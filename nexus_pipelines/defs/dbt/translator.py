@@ -1,7 +1,7 @@
 """How dbt nodes appear in Dagster: asset key = model name, sources = raw/<table>, group = folder."""
 
-
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dagster import AssetCheckSpec, AssetKey, AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
@@ -26,8 +26,9 @@ class NexusDbtTranslator(DagsterDbtTranslator):
             return f"marts_{fqn[2]}" if len(fqn) > 3 else "marts"
         return fqn[1] if len(fqn) >= 3 else "dbt"
 
-    def get_asset_check_spec(self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str,
-                             project) -> AssetCheckSpec | None:
+    def get_asset_check_spec(
+        self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str, project
+    ) -> AssetCheckSpec | None:
         """dbt's error tests block downstream assets, except those run weekly only (tag full_history):
         a daily run does not execute them, so it cannot wait for them; the weekly check reports them."""
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)

@@ -6,7 +6,6 @@ files and duration as materialization metadata. Unreadable files fail the run af
 files have loaded, naming each file and line.
 """
 
-
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -35,12 +34,15 @@ def _metadata(summary: IngestionSummary) -> dict:
         "files_loaded": summary.files_loaded,
         "files_unchanged": summary.files_skipped,
         "files_failed": len(summary.failed_files),
-        "files_misnamed": MetadataValue.md("\n".join(f"- {problem}" for _path, problem in summary.misnamed) or "none"),
+        "files_misnamed": MetadataValue.md(
+            "\n".join(f"- {problem}" for _path, problem in summary.misnamed) or "none"
+        ),
         "duration_seconds": round(summary.duration_seconds, 3),
         "date_range": f"{summary.start} .. {summary.end}" if summary.start else "whole table",
         "files": MetadataValue.md(
             "| file | read | loaded | quarantined | seconds |\n|---|---|---|---|---|\n" + preview
-            if preview else "no changed files"
+            if preview
+            else "no changed files"
         ),
     }
 
@@ -59,12 +61,19 @@ def build_raw_asset(spec: SourceSpec) -> AssetsDefinition:
         window = step_window(context) if spec.partitioned else None
         start, end = (window.start, window.end) if window else (None, None)
         try:
-            summary = ingest(warehouse.url, spec, warehouse.landing_path, start, end, force=warehouse.force_reload,
-                             on_wait=context.log.info)
+            summary = ingest(
+                warehouse.url,
+                spec,
+                warehouse.landing_path,
+                start,
+                end,
+                force=warehouse.force_reload,
+                on_wait=context.log.info,
+            )
         except IngestionFailed as exc:
             context.log.error(str(exc))
             raise
-        for path, problem in summary.misnamed:
+        for _path, problem in summary.misnamed:
             context.log.warning(f"not loaded: {problem}")
         context.log.info(
             f"{spec.name} {start}..{end}: {summary.files_loaded} file(s) loaded, {summary.files_skipped} unchanged, "

@@ -1,12 +1,11 @@
 """Checks on raw assets: the share of quarantined rows and failed files in the latest loads."""
 
-
 import psycopg
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     MetadataValue,
     asset_check,
 )
@@ -25,8 +24,12 @@ order by file_path, load_id desc
 
 
 def build_quarantine_check(spec: SourceSpec) -> AssetChecksDefinition:
-    @asset_check(asset=["raw", spec.name], name="quarantine_share", blocking=False,
-                 description=f"Latest load of every file: no failed file, at most {MAX_QUARANTINE_SHARE:.0%} of rows quarantined.")
+    @asset_check(
+        asset=["raw", spec.name],
+        name="quarantine_share",
+        blocking=False,
+        description=f"Latest load of every file: no failed file, at most {MAX_QUARANTINE_SHARE:.0%} of rows quarantined.",
+    )
     def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         with psycopg.connect(warehouse.url) as conn:
             exists = conn.execute("select to_regclass('ops.load_manifest')").fetchone()[0]
@@ -41,9 +44,13 @@ def build_quarantine_check(spec: SourceSpec) -> AssetChecksDefinition:
             passed=not failed and share <= MAX_QUARANTINE_SHARE,
             severity=AssetCheckSeverity.WARN,
             description=f"{len(failed)} file(s) could not be loaded" if failed else None,
-            metadata={"failed_files": len(failed), "rows_read": read, "rows_quarantined": quarantined,
-                      "quarantine_share": round(share, 5),
-                      "failures": MetadataValue.md("\n".join(f"- {e or p}" for p, e in failed[:50]) or "none")},
+            metadata={
+                "failed_files": len(failed),
+                "rows_read": read,
+                "rows_quarantined": quarantined,
+                "quarantine_share": round(share, 5),
+                "failures": MetadataValue.md("\n".join(f"- {e or p}" for p, e in failed[:50]) or "none"),
+            },
         )
 
     return _check

@@ -38,9 +38,9 @@ Fractions are computed in floating point, so "sums to 1" holds to rounding (abou
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -556,11 +556,8 @@ def markov_removal_effects(
     chain = _fit_chain(table, order)
     base = chain.conversion_probability()
     if base == 0:
-        return {channel: 0.0 for channel in channels}
-    return {
-        channel: max(0.0, 1.0 - chain.conversion_probability(channel) / base)
-        for channel in channels
-    }
+        return dict.fromkeys(channels, 0.0)
+    return {channel: max(0.0, 1.0 - chain.conversion_probability(channel) / base) for channel in channels}
 
 
 def markov_attribution(

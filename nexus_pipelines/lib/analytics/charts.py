@@ -60,9 +60,7 @@ def heatmap_png(wide_df: pd.DataFrame, title: str, fmt: str = "{:.0%}") -> bytes
     return _render(fig)
 
 
-def bar_png(
-    labels: Sequence, values: Sequence[float], title: str, xlabel: str | None = None
-) -> bytes:
+def bar_png(labels: Sequence, values: Sequence[float], title: str, xlabel: str | None = None) -> bytes:
     """Render a vertical bar chart with the value printed above each bar."""
     if len(labels) != len(values):
         raise ValueError(f"got {len(labels)} labels for {len(values)} values")

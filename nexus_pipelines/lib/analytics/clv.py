@@ -30,8 +30,9 @@ purchases. Both fits are maximum likelihood over log-parameters with ``scipy.opt
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Literal, Mapping
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -98,9 +99,7 @@ def rfm_summary(
     days = _calendar_days(data[date_col])
     if observation_end is None and days.size == 0:
         raise ValueError("no transactions and no observation_end given")
-    end_day = (
-        days.max() if observation_end is None else _calendar_days(pd.Series([observation_end]))[0]
-    )
+    end_day = days.max() if observation_end is None else _calendar_days(pd.Series([observation_end]))[0]
     keep = days <= end_day
     purchases = pd.DataFrame(
         {
@@ -270,9 +269,7 @@ def fit_bgnbd(
             "BG/NBD cannot be fitted: no customer has a repeat purchase (frequency > 0), so the "
             "dropout parameters a and b are not identified. Use a longer observation period."
         )
-    x, t_x, T, weight = (
-        rows[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", WEIGHT_COLUMN)
-    )
+    x, t_x, T, weight = (rows[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", WEIGHT_COLUMN))
     start = initial or {
         "r": 1.0,
         "alpha": max(float(np.average(T, weights=weight)), 1e-3),
@@ -297,9 +294,7 @@ def fit_bgnbd(
 # --------------------------------------------------------------------------------------------
 
 
-def gamma_gamma_log_likelihood(
-    params: Mapping[str, float], frequency, monetary_value
-) -> np.ndarray:
+def gamma_gamma_log_likelihood(params: Mapping[str, float], frequency, monetary_value) -> np.ndarray:
     """Per-customer Gamma-Gamma log-likelihood of the mean spend m of x orders (FH 2013 note).
 
     f(m | p, q, v, x) = Gamma(p x + q) / (Gamma(p x) Gamma(q)) * v^q m^(p x - 1) x^(p x)
@@ -340,9 +335,7 @@ class GammaGammaModel:
         return _like_input(p * (v + x * m) / (p * x + q - 1), frequency, monetary_value)
 
 
-def fit_gamma_gamma(
-    summary: pd.DataFrame, *, initial: Mapping[str, float] | None = None
-) -> GammaGammaModel:
+def fit_gamma_gamma(summary: pd.DataFrame, *, initial: Mapping[str, float] | None = None) -> GammaGammaModel:
     """Fit the Gamma-Gamma model by maximum likelihood on the customers with repeat purchases.
 
     Uses the rows of ``summary`` with frequency > 0 and monetary_value > 0 (weighted by a
@@ -358,21 +351,16 @@ def fit_gamma_gamma(
     rows = rows[(rows["frequency"] > 0) & (rows["monetary_value"] > 0)]
     if rows.empty:
         raise ConvergenceError(
-            "Gamma-Gamma cannot be fitted: no customer has a repeat purchase with positive "
-            "monetary_value."
+            "Gamma-Gamma cannot be fitted: no customer has a repeat purchase with positive monetary_value."
         )
-    x, m, weight = (
-        rows[c].to_numpy(dtype=float) for c in ("frequency", "monetary_value", WEIGHT_COLUMN)
-    )
+    x, m, weight = (rows[c].to_numpy(dtype=float) for c in ("frequency", "monetary_value", WEIGHT_COLUMN))
     start = initial or {"p": 1.0, "q": 2.0, "v": float(np.average(m, weights=weight))}
 
     def objective(log_params: np.ndarray) -> float:
         params = dict(zip(_GAMMA_GAMMA_PARAMS, np.exp(log_params)))
         return -np.dot(weight, gamma_gamma_log_likelihood(params, x, m)) / weight.sum()
 
-    log_params = _maximise_likelihood(
-        objective, start, _GAMMA_GAMMA_PARAMS, "Gamma-Gamma", _GAMMA_GAMMA_HINT
-    )
+    log_params = _maximise_likelihood(objective, start, _GAMMA_GAMMA_PARAMS, "Gamma-Gamma", _GAMMA_GAMMA_HINT)
     params = dict(zip(_GAMMA_GAMMA_PARAMS, np.exp(log_params).tolist()))
     _require_finite_mean(params["q"], params)
     total = float(np.dot(weight, gamma_gamma_log_likelihood(params, x, m)))
@@ -416,9 +404,7 @@ def customer_lifetime_value(
     cumulative = np.asarray(bgnbd.expected_purchases(horizons, x, t_x, T))
     discount = (1 + discount_rate_monthly) ** -np.arange(1, months + 1, dtype=float)
     purchases = discount @ np.diff(cumulative, axis=0)
-    order_value = np.asarray(
-        gg.expected_order_value(x, summary["monetary_value"].to_numpy(dtype=float))
-    )
+    order_value = np.asarray(gg.expected_order_value(x, summary["monetary_value"].to_numpy(dtype=float)))
     return pd.Series(purchases * order_value, index=summary.index, name="clv")
 
 
@@ -492,9 +478,7 @@ def calibration_holdout(
 def _holdout_report(calibration: pd.DataFrame) -> pd.DataFrame:
     """Actual vs predicted holdout purchases per calibration-frequency bucket, plus ``all``."""
     bucket = (
-        calibration["frequency"]
-        .clip(upper=len(HOLDOUT_BUCKETS) - 1)
-        .map(dict(enumerate(HOLDOUT_BUCKETS)))
+        calibration["frequency"].clip(upper=len(HOLDOUT_BUCKETS) - 1).map(dict(enumerate(HOLDOUT_BUCKETS)))
     )
     frame = pd.DataFrame(
         {
@@ -525,9 +509,7 @@ def _holdout_report(calibration: pd.DataFrame) -> pd.DataFrame:
 
 def _collapse(summary: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Identical rows of ``columns`` merged, with the customers each stands for in ``count``."""
-    weight = (
-        summary[WEIGHT_COLUMN] if WEIGHT_COLUMN in summary else pd.Series(1.0, index=summary.index)
-    )
+    weight = summary[WEIGHT_COLUMN] if WEIGHT_COLUMN in summary else pd.Series(1.0, index=summary.index)
     frame = summary[columns].astype(float).assign(**{WEIGHT_COLUMN: weight.astype(float)})
     return frame.groupby(columns, as_index=False, sort=False)[WEIGHT_COLUMN].sum()
 
@@ -559,12 +541,8 @@ def _maximise_likelihood(
                 options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20_000, "maxfev": 20_000},
             )
     if not (result.success and np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
-        raise ConvergenceError(
-            f"{model} fit did not converge (optimizer: {result.message}). {hint}"
-        )
-    runaway = [
-        name for name, value in zip(names, result.x) if abs(value) >= _LOG_PARAM_BOUND - 1e-3
-    ]
+        raise ConvergenceError(f"{model} fit did not converge (optimizer: {result.message}). {hint}")
+    runaway = [name for name, value in zip(names, result.x) if abs(value) >= _LOG_PARAM_BOUND - 1e-3]
     if runaway:
         raise ConvergenceError(
             f"{model} fit diverged: {', '.join(runaway)} ran off to 0 or infinity "

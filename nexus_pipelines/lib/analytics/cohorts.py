@@ -234,9 +234,7 @@ def _as_mask(mask, length: int, name: str) -> np.ndarray:
         return np.ones(length, dtype=bool)
     array = np.asarray(mask, dtype=bool)
     if array.shape != (length,):
-        raise ValueError(
-            f"{name} must have one value per activity row ({length}), got shape {array.shape}"
-        )
+        raise ValueError(f"{name} must have one value per activity row ({length}), got shape {array.shape}")
     return array
 
 

@@ -80,7 +80,7 @@ def engagement_score(users: pd.DataFrame) -> pd.DataFrame:
 
 
 def engagement_tier(score) -> pd.Series:
-    """"high" for scores >= 66.7, "medium" for >= 33.3, else "low" (missing stays missing)."""
+    """ "high" for scores >= 66.7, "medium" for >= 33.3, else "low" (missing stays missing)."""
     s = pd.Series(score, dtype=float)
     labels = np.select(
         [s >= HIGH_MIN_SCORE, s >= MEDIUM_MIN_SCORE, s < MEDIUM_MIN_SCORE],

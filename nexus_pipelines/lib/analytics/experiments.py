@@ -86,9 +86,7 @@ def arm_from_values(
         x = np.asarray(pre_values, dtype=float).ravel()
         if x.shape != y.shape:
             raise ValueError("pre_values must have one value per unit of values")
-        arm.update(
-            pre_sum=float(x.sum()), pre_sum_squares=float(x @ x), sum_of_products=float(x @ y)
-        )
+        arm.update(pre_sum=float(x.sum()), pre_sum_squares=float(x @ x), sum_of_products=float(x @ y))
     return arm
 
 
@@ -128,11 +126,7 @@ def _has_pre(arm: Mapping) -> bool:
 
 def _pooled(control: Mapping, treatment: Mapping) -> dict:
     """Both arms' sums merged, as if the arms were a single sample."""
-    return {
-        key: control[key] + treatment[key]
-        for key in _SUM_FIELDS
-        if key in control and key in treatment
-    }
+    return {key: control[key] + treatment[key] for key in _SUM_FIELDS if key in control and key in treatment}
 
 
 def cuped_theta(control: Mapping, treatment: Mapping, metric_type: str = "mean") -> float:

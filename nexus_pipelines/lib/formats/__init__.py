@@ -134,14 +134,14 @@ def store_id_from_path(relative_path: str | Path) -> str | None:
 
 __all__ = [
     "SOURCES",
-    "partition_date_from_name",
-    "store_id_from_path",
     "Column",
     "ParseContext",
-    "ParsedRow",
     "ParseResult",
+    "ParsedRow",
     "Parser",
     "Rejected",
     "SourceSpec",
     "UnreadableFile",
+    "partition_date_from_name",
+    "store_id_from_path",
 ]

@@ -19,8 +19,9 @@ trailing fields are optional (some exporters drop trailing empty fields); they l
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from .base import Column, ParseContext, ParsedRow, ParseResult, Rejected, UnreadableFile
 from .columns import (
@@ -122,9 +123,7 @@ def _read_header(ctx: ParseContext, report: FlatReport, header: str, line: int) 
         parse = report.parsers.get(name) or text_parser(report.columns[position].pg_type)
         fields.append(_Field(index, position, name, parse, name in report.required))
 
-    template = tuple(
-        context_values.get(col.name, defaults.get(col.name)) for col in report.columns
-    )
+    template = tuple(context_values.get(col.name, defaults.get(col.name)) for col in report.columns)
     extra_position = [col.name for col in report.columns].index(EXTRA_COLUMNS)
     return _Layout(len(names), tuple(fields), tuple(extras), template, extra_position)
 
@@ -138,8 +137,7 @@ def _read_row(layout: _Layout, line: str) -> tuple[tuple[Any, ...], list[str]]:
     if count > layout.width:
         if any(value.strip() for value in fields[layout.width :]):
             return (), [
-                f"{count} fields but the header has {layout.width} columns"
-                " (a value may contain a tab)"
+                f"{count} fields but the header has {layout.width} columns (a value may contain a tab)"
             ]
         count = layout.width
 
@@ -157,8 +155,7 @@ def _read_row(layout: _Layout, line: str) -> tuple[tuple[Any, ...], list[str]]:
             problems.append(f"{spec.header}: {exc}")
     if layout.extras:
         values[layout.extra_position] = {
-            header: fields[index].strip() if index < count else ""
-            for index, header in layout.extras
+            header: fields[index].strip() if index < count else "" for index, header in layout.extras
         }
     return tuple(values), problems
 
@@ -195,9 +192,7 @@ ORDERS_REPORT = FlatReport(
     defaults=_store_currency,  # money is in the file's currency column, else the store's
     parsers={"currency": parse_currency},
 )
-INVENTORY_REPORT = FlatReport(
-    AMAZON_INVENTORY, AMAZON_INVENTORY_REQUIRED, from_context=_store_and_snapshot
-)
+INVENTORY_REPORT = FlatReport(AMAZON_INVENTORY, AMAZON_INVENTORY_REQUIRED, from_context=_store_and_snapshot)
 RETURNS_REPORT = FlatReport(
     AMAZON_RETURNS,
     AMAZON_RETURNS_REQUIRED,
@@ -222,12 +217,12 @@ def parse_returns(ctx: ParseContext) -> Iterator[ParseResult]:
 
 
 __all__ = [
+    "INVENTORY_REPORT",
+    "ORDERS_REPORT",
+    "RETURNS_REPORT",
     "FlatReport",
     "parse_flat_file",
-    "parse_orders",
     "parse_inventory",
+    "parse_orders",
     "parse_returns",
-    "ORDERS_REPORT",
-    "INVENTORY_REPORT",
-    "RETURNS_REPORT",
 ]

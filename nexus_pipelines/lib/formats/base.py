@@ -9,9 +9,10 @@ all raises ``UnreadableFile`` naming the file and the line.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Union
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Rejected:
     reason: str
 
 
-ParseResult = Union[ParsedRow, Rejected]
+ParseResult = ParsedRow | Rejected
 Parser = Callable[[ParseContext], Iterator[ParseResult]]
 
 

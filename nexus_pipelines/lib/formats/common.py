@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .base import UnreadableFile
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import orjson
 import zlib
-from typing import IO, Any, Iterator, NoReturn
+from collections.abc import Iterator
+from typing import IO, Any, NoReturn
+
+import orjson
 
 from .base import ParseContext, ParsedRow, ParseResult, Rejected, UnreadableFile
 from .common import UTC, unstorable_text
@@ -44,7 +46,7 @@ def parse_events(ctx: ParseContext) -> Iterator[ParseResult]:
         with _open(ctx) as lines:
             for line_number, raw in enumerate(lines, start=1):
                 if line_number == 1 and raw.startswith(_BOM):
-                    raw = raw[len(_BOM):]
+                    raw = raw[len(_BOM) :]
                 result = _line_result(line_number, raw)
                 if result is not None:
                     yield result

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .base import ParseContext, ParsedRow, ParseResult, Rejected, UnreadableFile
 from .columns import MARKETING_SPEND
@@ -75,9 +76,7 @@ def _records(ctx: ParseContext, reader: Any) -> Iterator[list[str]]:
         raise UnreadableFile(ctx.path, reader.line_num, f"invalid CSV: {exc}") from exc
 
 
-def _read_record(
-    record: list[str], positions: dict[str, int], raw: str
-) -> tuple[tuple[Any, ...], list[str]]:
+def _read_record(record: list[str], positions: dict[str, int], raw: str) -> tuple[tuple[Any, ...], list[str]]:
     """The typed values of one record, and the problems that prevent loading it."""
     if "\x00" in raw:
         return (), ["line contains a NUL character, which PostgreSQL cannot store"]

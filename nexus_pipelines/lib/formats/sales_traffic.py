@@ -24,13 +24,13 @@ import itertools
 import json
 import re
 import zlib
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from importlib import resources
 from json.decoder import scanstring
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import fastjsonschema
-
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for

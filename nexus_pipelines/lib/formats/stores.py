@@ -14,7 +14,8 @@ entry and its line. Either form is accepted::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import yaml
 
@@ -55,10 +56,7 @@ def _entries(ctx: ParseContext) -> list[tuple[int, Any]]:
         raise UnreadableFile(ctx.path, line, "expected a list of stores (or a 'stores:' list)")
     loader = yaml.SafeLoader("")
     try:
-        return [
-            (item.start_mark.line + 1, loader.construct_object(item, deep=True))
-            for item in node.value
-        ]
+        return [(item.start_mark.line + 1, loader.construct_object(item, deep=True)) for item in node.value]
     finally:
         loader.dispose()
 

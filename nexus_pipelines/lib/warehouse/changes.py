@@ -36,10 +36,10 @@ succeeded, so a failed or killed step is made good by the next run.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import psycopg
 import yaml
@@ -96,15 +96,28 @@ _CAPTURE = {
 REBUILD_ALL_SOURCES = {"stores"}
 
 # Sources whose changes each group of incremental facts consumes.
-AMAZON_SOURCES = ("amazon_orders", "amazon_returns", "amazon_sales_traffic_by_date", "amazon_inventory", "stores")
+AMAZON_SOURCES = (
+    "amazon_orders",
+    "amazon_returns",
+    "amazon_sales_traffic_by_date",
+    "amazon_inventory",
+    "stores",
+)
 EVENT_SOURCES = ("events",)
 
 AMAZON_DOMAINS = ("orders", "returns", "store_days", "inventory")
 # The raw tables a plan reads and the facts it rebuilds: when one is missing (a new database, a
 # dropped mart) the step rebuilds everything.
 GROUP_TABLES = {
-    "amazon": ("raw.stores", "raw.amazon_orders", "raw.amazon_returns", "marts.fct_daily_sales", "marts.fct_returns",
-               "marts.fct_daily_store_performance", "marts.fct_inventory_daily"),
+    "amazon": (
+        "raw.stores",
+        "raw.amazon_orders",
+        "raw.amazon_returns",
+        "marts.fct_daily_sales",
+        "marts.fct_returns",
+        "marts.fct_daily_store_performance",
+        "marts.fct_inventory_daily",
+    ),
     "product": ("raw.events", "marts.fct_sessions", "marts.fct_goal_completions"),
 }
 PRODUCT_DOMAINS = ("sessions", "activity")
@@ -124,8 +137,12 @@ def capture(conn: psycopg.Connection, source: str, predicate: sql.Composable, pa
         return
     select = sql.SQL(template).format(table=sql.Identifier("raw", source), pred=predicate)
     conn.execute(
-        sql.SQL("insert into ops.pending_changes (source, store_id, object_id, occurred_at, business_date) "
-                "select %s, c.* from (") + select + sql.SQL(") as c"),
+        sql.SQL(
+            "insert into ops.pending_changes (source, store_id, object_id, occurred_at, business_date) "
+            "select %s, c.* from ("
+        )
+        + select
+        + sql.SQL(") as c"),
         (source, *(params * template.count("{pred}"))),
     )
 
@@ -152,9 +169,13 @@ class RebuildPlan:
     def dbt_vars(self) -> dict:
         """``rebuild_ranges`` for dbt: {domain: [[first, last], ...] or "all"} (plans of two groups merge)."""
         if self.everything:
-            return {"rebuild_ranges": {domain: "all" for domain in self.domains}}
-        return {"rebuild_ranges": {domain: [[a.isoformat(), b.isoformat()] for a, b in to_ranges(days)]
-                                   for domain, days in self.dates.items()}}
+            return {"rebuild_ranges": dict.fromkeys(self.domains, "all")}
+        return {
+            "rebuild_ranges": {
+                domain: [[a.isoformat(), b.isoformat()] for a, b in to_ranges(days)]
+                for domain, days in self.dates.items()
+            }
+        }
 
     def describe(self) -> str:
         if self.everything:
@@ -270,8 +291,13 @@ def _tables_exist(conn: psycopg.Connection, *tables: str) -> bool:
     return all(conn.execute("select to_regclass(%s)", (t,)).fetchone()[0] is not None for t in tables)
 
 
-def rebuild_plan(conn: psycopg.Connection, group: str, window: tuple[dt.date, dt.date] | None,
-                 *, session_lookback_days: int = 1) -> RebuildPlan:
+def rebuild_plan(
+    conn: psycopg.Connection,
+    group: str,
+    window: tuple[dt.date, dt.date] | None,
+    *,
+    session_lookback_days: int = 1,
+) -> RebuildPlan:
     """The dates the ``group`` ("amazon" or "product") facts must rebuild: pending changes ∪ window.
 
     ``conn`` is an autocommit connection; the plan reads one snapshot, and remembers exactly the
@@ -282,8 +308,12 @@ def rebuild_plan(conn: psycopg.Connection, group: str, window: tuple[dt.date, dt
     domains = AMAZON_DOMAINS if group == "amazon" else PRODUCT_DOMAINS
     with conn.transaction():
         conn.execute("set transaction isolation level repeatable read")
-        ids = [r[0] for r in conn.execute(
-            "select change_id from ops.pending_changes where source = any(%s)", (list(sources),)).fetchall()]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "select change_id from ops.pending_changes where source = any(%s)", (list(sources),)
+            ).fetchall()
+        ]
         upto = max(ids, default=0)
         plan = RebuildPlan(sources, upto, change_ids=ids, domains=domains)
         rebuild_all = conn.execute(
@@ -339,8 +369,14 @@ def record_build(conn: psycopg.Connection, group: str, fingerprint: str) -> None
 
 
 @contextmanager
-def rebuilding(url: str, group: str, window: tuple[dt.date, dt.date] | None, *,
-               session_lookback_days: int = 1, fingerprint: str | None = None) -> Iterator[RebuildPlan]:
+def rebuilding(
+    url: str,
+    group: str,
+    window: tuple[dt.date, dt.date] | None,
+    *,
+    session_lookback_days: int = 1,
+    fingerprint: str | None = None,
+) -> Iterator[RebuildPlan]:
     """Plan one dbt build of ``group``; its changes are forgotten only when the block succeeds.
 
     ``fingerprint`` (the dbt project's) is recorded as the chain's last successful build.

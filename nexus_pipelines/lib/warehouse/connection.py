@@ -7,8 +7,8 @@ that URL into the environment variables the dbt profile reads (no credentials in
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -25,10 +25,9 @@ def _ensure_database(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
         if not exists:
-            try:
+            # another process may create it between our check and our create
+            with suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another process created it between our check and our create
 
 
 def warehouse_url(settings: Settings) -> str:
@@ -70,7 +69,9 @@ def _relax_commits(admin_url: str, name: str) -> None:
             (name,),
         ).fetchone()[0]
         if current != "off":
-            conn.execute(sql.SQL("alter database {} set synchronous_commit = off").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("alter database {} set synchronous_commit = off").format(sql.Identifier(name))
+            )
 
 
 def with_database(url: str, dbname: str) -> str:
@@ -88,9 +89,8 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
 @contextmanager
 def transaction(url: str) -> Iterator[psycopg.Connection]:
     """A connection whose work commits on success and rolls back on any exception."""
-    with psycopg.connect(url) as conn:
-        with conn.transaction():
-            yield conn
+    with psycopg.connect(url) as conn, conn.transaction():
+        yield conn
 
 
 def dbt_env(url: str) -> dict[str, str]:
@@ -109,5 +109,7 @@ def dbt_env(url: str) -> dict[str, str]:
 def missing_relations(url: str, relations: list[tuple[str, str]]) -> list[str]:
     """Those of the (schema, name) tables or views that do not exist, as "schema.name"."""
     with psycopg.connect(url) as conn:
-        present = set(conn.execute("select table_schema, table_name from information_schema.tables").fetchall())
+        present = set(
+            conn.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        )
     return [f"{schema}.{name}" for schema, name in relations if (schema, name) not in present]

@@ -29,8 +29,11 @@ LINEAGE_COLUMNS = (
 # Each value is the index's column list in parentheses, optionally followed by a WHERE clause.
 # identity_link: the change capture's "is this device linked earlier by other rows" lookup.
 EXTRA_INDEXES = {
-    "events": {"event_date": "(((event_timestamp at time zone 'UTC')::date))", "message_id": "((message_id))",
-               "identity_link": "(anonymous_id, event_timestamp) where anonymous_id is not null and user_id is not null"},
+    "events": {
+        "event_date": "(((event_timestamp at time zone 'UTC')::date))",
+        "message_id": "((message_id))",
+        "identity_link": "(anonymous_id, event_timestamp) where anonymous_id is not null and user_id is not null",
+    },
 }
 
 MANIFEST_DDL = """

@@ -12,10 +12,10 @@ from __future__ import annotations
 import fcntl
 import subprocess
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from ..config import Settings
 

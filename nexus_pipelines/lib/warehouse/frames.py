@@ -93,7 +93,9 @@ def _column_values(series: pd.Series) -> list:
 
 def copy_frame(conn: psycopg.Connection, ident: sql.Identifier, frame: pd.DataFrame) -> int:
     """COPY ``frame`` into the existing table ``ident`` on ``conn`` (in the caller's transaction)."""
-    statement = sql.SQL("copy {} ({}) from stdin").format(ident, sql.SQL(", ").join(map(sql.Identifier, frame.columns)))
+    statement = sql.SQL("copy {} ({}) from stdin").format(
+        ident, sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+    )
     columns = [_column_values(frame[c]) for c in frame.columns]
     with conn.cursor().copy(statement) as copy:
         for row in zip(*columns):
@@ -101,31 +103,58 @@ def copy_frame(conn: psycopg.Connection, ident: sql.Identifier, frame: pd.DataFr
     return len(frame)
 
 
-def ensure_indexes(conn: psycopg.Connection, schema: str, table: str, indexes: Sequence[Sequence[str]]) -> None:
+def ensure_indexes(
+    conn: psycopg.Connection, schema: str, table: str, indexes: Sequence[Sequence[str]]
+) -> None:
     """Create the (non-unique) indexes on ``indexes``' column lists that do not exist yet."""
     for columns in indexes:
-        conn.execute(sql.SQL("create index if not exists {} on {} ({})").format(
-            sql.Identifier(f"{table}__{'__'.join(columns)}_idx"[:63]), sql.Identifier(schema, table),
-            sql.SQL(", ").join(map(sql.Identifier, columns))))
+        conn.execute(
+            sql.SQL("create index if not exists {} on {} ({})").format(
+                sql.Identifier(f"{table}__{'__'.join(columns)}_idx"[:63]),
+                sql.Identifier(schema, table),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+            )
+        )
 
 
-def ensure_table(conn: psycopg.Connection, schema: str, table: str, types: dict[str, str],
-                 indexes: Sequence[Sequence[str]] = ()) -> None:
+def ensure_table(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    types: dict[str, str],
+    indexes: Sequence[Sequence[str]] = (),
+) -> None:
     """Create ``schema.table`` with ``types`` (column -> PostgreSQL type) if missing, add the
     columns a newer version brings, and its indexes (in the caller's transaction)."""
     ident = sql.Identifier(schema, table)
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-    conn.execute(sql.SQL("create table if not exists {} ({})").format(
-        ident, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in types.items())))
+    conn.execute(
+        sql.SQL("create table if not exists {} ({})").format(
+            ident,
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in types.items()
+            ),
+        )
+    )
     for column, pg_type in types.items():  # a newer version of an asset may add columns
-        conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
-            ident, sql.Identifier(column), sql.SQL(pg_type)))
+        conn.execute(
+            sql.SQL("alter table {} add column if not exists {} {}").format(
+                ident, sql.Identifier(column), sql.SQL(pg_type)
+            )
+        )
     ensure_indexes(conn, schema, table, indexes)
 
 
-def replace_table(url: str, schema: str, table: str, frame: pd.DataFrame,
-                  column_types: dict[str, str] | None = None, *, where: tuple[str, tuple] | None = None,
-                  indexes: Sequence[Sequence[str]] = ()) -> int:
+def replace_table(
+    url: str,
+    schema: str,
+    table: str,
+    frame: pd.DataFrame,
+    column_types: dict[str, str] | None = None,
+    *,
+    where: tuple[str, tuple] | None = None,
+    indexes: Sequence[Sequence[str]] = (),
+) -> int:
     """Replace ``schema.table`` (or only the rows matching ``where``) with ``frame``, via COPY, in one transaction.
 
     ``where`` is a SQL condition with %s placeholders and its parameters, e.g.

@@ -14,10 +14,10 @@ import datetime as dt
 import hashlib
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import orjson
 import psycopg
@@ -26,7 +26,14 @@ from psycopg.types.json import set_json_dumps
 
 from ..formats.base import ParseContext, ParsedRow, Rejected, SourceSpec, UnreadableFile
 from . import changes, locks
-from .ddl import EXTRA_INDEXES, LINEAGE_COLUMNS, QUARANTINE_SCHEMA, RAW_SCHEMA, ensure_raw_table, ensure_schemas
+from .ddl import (
+    EXTRA_INDEXES,
+    LINEAGE_COLUMNS,
+    QUARANTINE_SCHEMA,
+    RAW_SCHEMA,
+    ensure_raw_table,
+    ensure_schemas,
+)
 
 _COPY_LINEAGE = [name for name, _ in LINEAGE_COLUMNS if name != "_loaded_at"]
 
@@ -73,7 +80,9 @@ def _tables_ready(conn: psycopg.Connection, spec: SourceSpec) -> bool:
         (QUARANTINE_SCHEMA, spec.name),
     ).fetchone()[0]
     indexes = [f"{RAW_SCHEMA}.{spec.name}_{suffix}_idx" for suffix in EXTRA_INDEXES.get(spec.name, {})]
-    indexed = all(conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0] for name in indexes)
+    indexed = all(
+        conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0] for name in indexes
+    )
     return found == len(names) and others and indexed
 
 
@@ -102,7 +111,9 @@ def _base_type(pg_type: str) -> str:
     return pg_type.split("(")[0].strip()
 
 
-def _copy_rejects(conn, spec: SourceSpec, ctx: ParseContext, batch_id: uuid.UUID, rejected: list[Rejected]) -> None:
+def _copy_rejects(
+    conn, spec: SourceSpec, ctx: ParseContext, batch_id: uuid.UUID, rejected: list[Rejected]
+) -> None:
     if not rejected:
         return
     statement = sql.SQL(
@@ -111,7 +122,9 @@ def _copy_rejects(conn, spec: SourceSpec, ctx: ParseContext, batch_id: uuid.UUID
     partition = ctx.partition_date if spec.partitioned else None
     with conn.cursor().copy(statement) as copy:
         for r in rejected:
-            copy.write_row((partition, ctx.relative_path, r.line, r.raw.replace("\x00", ""), r.reason, batch_id))
+            copy.write_row(
+                (partition, ctx.relative_path, r.line, r.raw.replace("\x00", ""), r.reason, batch_id)
+            )
 
 
 def _delete_previous(conn, spec: SourceSpec, relative_path: str) -> None:
@@ -126,8 +139,9 @@ def _delete_previous(conn, spec: SourceSpec, relative_path: str) -> None:
 
 
 @contextmanager
-def loader_connection(url: str, spec: SourceSpec, *,
-                      on_wait: Callable[[str], None] | None = None) -> Iterator[psycopg.Connection]:
+def loader_connection(
+    url: str, spec: SourceSpec, *, on_wait: Callable[[str], None] | None = None
+) -> Iterator[psycopg.Connection]:
     """An autocommit connection with ``spec``'s tables in place: each ``conn.transaction()`` is a real one.
 
     The connection holds the advisory lock ``load:<source>`` while it is open, so that two runs
@@ -164,8 +178,9 @@ class _Pending:
     error: UnreadableFile | None = None
 
 
-def load_files(conn: psycopg.Connection, spec: SourceSpec, contexts: list[ParseContext], *,
-               force: bool = False) -> tuple[list[LoadResult], list[tuple[str, UnreadableFile]]]:
+def load_files(
+    conn: psycopg.Connection, spec: SourceSpec, contexts: list[ParseContext], *, force: bool = False
+) -> tuple[list[LoadResult], list[tuple[str, UnreadableFile]]]:
     """Replace what each changed file of ``contexts`` contributed to ``raw.<spec.name>``.
 
     All changed files load in one transaction, each inside its own savepoint: a file that cannot
@@ -190,7 +205,7 @@ def load_files(conn: psycopg.Connection, spec: SourceSpec, contexts: list[ParseC
         if last.get(ctx.relative_path) == sha:
             results.append(LoadResult(spec.name, ctx.relative_path, partition, 0, 0, 0, seconds, True, sha))
         else:
-            pending.append(_Pending(ctx, sha, size, dt.datetime.now(dt.timezone.utc), seconds))
+            pending.append(_Pending(ctx, sha, size, dt.datetime.now(dt.UTC), seconds))
     if not pending:
         return results, []
     batch_id = uuid.uuid4()
@@ -212,7 +227,10 @@ def load_files(conn: psycopg.Connection, spec: SourceSpec, contexts: list[ParseC
             except UnreadableFile as exc:
                 item.error = exc
             item.seconds += time.perf_counter() - t0
-        loaded_files = (sql.SQL("_source_file = any(%s)"), ([p.ctx.relative_path for p in pending if not p.error],))
+        loaded_files = (
+            sql.SQL("_source_file = any(%s)"),
+            ([p.ctx.relative_path for p in pending if not p.error],),
+        )
         changes.capture(conn, spec.name, *loaded_files)  # and what the new ones point at
         conflicts: dict[str, int] = {}
         if spec.name == "events":  # re-decide the first copy of every message the batch touched
@@ -226,20 +244,62 @@ def load_files(conn: psycopg.Connection, spec: SourceSpec, contexts: list[ParseC
                 ctx = item.ctx
                 partition = ctx.partition_date if spec.partitioned else None
                 if item.error is not None:
-                    copy.write_row((batch_id, spec.name, ctx.relative_path, partition, item.sha, item.size, None,
-                                    None, None, "failed", str(item.error), item.started, item.seconds))
+                    copy.write_row(
+                        (
+                            batch_id,
+                            spec.name,
+                            ctx.relative_path,
+                            partition,
+                            item.sha,
+                            item.size,
+                            None,
+                            None,
+                            None,
+                            "failed",
+                            str(item.error),
+                            item.started,
+                            item.seconds,
+                        )
+                    )
                     continue
                 moved = conflicts.get(ctx.relative_path, 0)
                 loaded, quarantined = item.loaded - moved, item.rejected + moved
-                copy.write_row((batch_id, spec.name, ctx.relative_path, partition, item.sha, item.size,
-                                loaded + quarantined, loaded, quarantined, "loaded", None, item.started,
-                                item.seconds))
-                results.append(LoadResult(spec.name, ctx.relative_path, partition, loaded + quarantined, loaded,
-                                          quarantined, item.seconds, False, item.sha))
+                copy.write_row(
+                    (
+                        batch_id,
+                        spec.name,
+                        ctx.relative_path,
+                        partition,
+                        item.sha,
+                        item.size,
+                        loaded + quarantined,
+                        loaded,
+                        quarantined,
+                        "loaded",
+                        None,
+                        item.started,
+                        item.seconds,
+                    )
+                )
+                results.append(
+                    LoadResult(
+                        spec.name,
+                        ctx.relative_path,
+                        partition,
+                        loaded + quarantined,
+                        loaded,
+                        quarantined,
+                        item.seconds,
+                        False,
+                        item.sha,
+                    )
+                )
     return results, [(p.ctx.relative_path, p.error) for p in pending if p.error is not None]
 
 
-def record_unloadable(conn: psycopg.Connection, spec: SourceSpec, path: Path, relative_path: str, problem: str) -> bool:
+def record_unloadable(
+    conn: psycopg.Connection, spec: SourceSpec, path: Path, relative_path: str, problem: str
+) -> bool:
     """Record in ops.load_manifest that a file cannot be loaded at all (e.g. no valid date in its name).
 
     Recorded once per content: a later run finding the same file unchanged adds no row. Returns
@@ -263,8 +323,9 @@ def record_unloadable(conn: psycopg.Connection, spec: SourceSpec, path: Path, re
     return True
 
 
-def remove_missing_files(conn: psycopg.Connection, spec: SourceSpec, start: dt.date, end: dt.date,
-                         present: list[str]) -> int:
+def remove_missing_files(
+    conn: psycopg.Connection, spec: SourceSpec, start: dt.date, end: dt.date, present: list[str]
+) -> int:
     """Delete rows of partitions [start, end] whose source file is no longer in the landing folder."""
     removed = 0
     gone = sql.SQL("_partition_date between %s and %s and not (_source_file = any(%s))")
@@ -290,10 +351,13 @@ def analyze(conn: psycopg.Connection, spec: SourceSpec) -> None:
 
 def _touch_messages(conn: psycopg.Connection, predicate: sql.Composable, params: tuple) -> None:
     """Remember (for this transaction) the message ids of the raw events matching ``predicate``."""
-    conn.execute("create temp table if not exists touched_messages (message_id text primary key) on commit drop")
+    conn.execute(
+        "create temp table if not exists touched_messages (message_id text primary key) on commit drop"
+    )
     conn.execute(
         sql.SQL("insert into touched_messages select distinct message_id from raw.events where ")
-        + predicate + sql.SQL(" on conflict do nothing"),
+        + predicate
+        + sql.SQL(" on conflict do nothing"),
         params,
     )
 
@@ -319,7 +383,8 @@ changed as (
 )
 """
 
-_RESTORE_SET_ASIDE = """
+_RESTORE_SET_ASIDE = (
+    """
 with restored as (
     delete from quarantine.events as q
     using touched_messages as t
@@ -330,11 +395,15 @@ back as (
     insert into raw.events select (jsonb_populate_record(null::raw.events, row_data)).* from restored
     returning event_timestamp, user_id, anonymous_id
 ),
-""" + _CAPTURE_MOVED.format(rows="back") + """
+"""
+    + _CAPTURE_MOVED.format(rows="back")
+    + """
 select count(*) from back
 """
+)
 
-_SET_ASIDE_CONFLICTS = """
+_SET_ASIDE_CONFLICTS = (
+    """
 with repeated as (  -- only a message with two or more copies has a copy to set aside
     select e.message_id from raw.events as e join touched_messages as t using (message_id)
     group by e.message_id having count(*) > 1
@@ -362,7 +431,9 @@ moved as (
     returning e._partition_date, e._source_file, e._row_number, e.message_id, e.event_timestamp, e.user_id,
               e.anonymous_id, to_jsonb(e) as row_data, c.first_file, c.first_line
 ),
-""" + _CAPTURE_MOVED.format(rows="moved") + """
+"""
+    + _CAPTURE_MOVED.format(rows="moved")
+    + """
 insert into quarantine.events (_partition_date, _source_file, _row_number, raw_text, reason, _batch_id, row_data)
 select _partition_date, _source_file, _row_number, row_data::text,
        'messageId ' || message_id || ' was already loaded from ' || first_file || ' line ' || first_line
@@ -371,6 +442,7 @@ select _partition_date, _source_file, _row_number, row_data::text,
 from moved
 returning _source_file
 """
+)
 
 
 def _reconcile_events(conn: psycopg.Connection, batch_id: uuid.UUID) -> dict[str, int]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import psycopg
 
@@ -26,7 +26,9 @@ def lock_key(name: str) -> int:
 
 
 @contextmanager
-def held(conn: psycopg.Connection, name: str, *, on_wait: Callable[[str], None] | None = None) -> Iterator[float]:
+def held(
+    conn: psycopg.Connection, name: str, *, on_wait: Callable[[str], None] | None = None
+) -> Iterator[float]:
     """Hold the advisory lock ``name`` on ``conn`` (autocommit); yields the seconds spent waiting.
 
     ``on_wait`` is called once with a message when another session holds the lock.

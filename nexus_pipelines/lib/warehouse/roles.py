@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import psycopg
 from psycopg import sql
 
@@ -17,14 +19,17 @@ def ensure_bi_reader(url: str, role: str = BI_ROLE, schemas: tuple[str, ...] = B
     with psycopg.connect(url, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
         if not exists:
-            try:
+            with contextlib.suppress(psycopg.errors.DuplicateObject):
                 conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
-            except psycopg.errors.DuplicateObject:
-                pass
         for schema in schemas:
             ident = sql.Identifier(schema)
             conn.execute(sql.SQL("create schema if not exists {}").format(ident))
             conn.execute(sql.SQL("grant usage on schema {} to {}").format(ident, sql.Identifier(role)))
-            conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(ident, sql.Identifier(role)))
-            conn.execute(sql.SQL("alter default privileges in schema {} grant select on tables to {}").format(
-                ident, sql.Identifier(role)))
+            conn.execute(
+                sql.SQL("grant select on all tables in schema {} to {}").format(ident, sql.Identifier(role))
+            )
+            conn.execute(
+                sql.SQL("alter default privileges in schema {} grant select on tables to {}").format(
+                    ident, sql.Identifier(role)
+                )
+            )

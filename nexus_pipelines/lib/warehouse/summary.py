@@ -40,14 +40,17 @@ class TableSummary:
 def summarize(url: str, schemas: tuple[str, ...] = SCHEMAS) -> list[TableSummary]:
     out = []
     with psycopg.connect(url) as conn:
-        for schema, name, kind, date_column in conn.execute(_TABLES_SQL, (list(schemas), list(schemas))).fetchall():
+        for schema, name, kind, date_column in conn.execute(
+            _TABLES_SQL, (list(schemas), list(schemas))
+        ).fetchall():
             if kind == "VIEW":
                 out.append(TableSummary(schema, name, "view", None, None, None))
                 continue
             table = sql.Identifier(schema, name)
             if date_column:
-                query = sql.SQL("select count(*), min({c})::date::text, max({c})::date::text from {t}").format(
-                    c=sql.Identifier(date_column), t=table)
+                query = sql.SQL(
+                    "select count(*), min({c})::date::text, max({c})::date::text from {t}"
+                ).format(c=sql.Identifier(date_column), t=table)
             else:
                 query = sql.SQL("select count(*), null, null from {t}").format(t=table)
             rows, first, last = conn.execute(query).fetchone()

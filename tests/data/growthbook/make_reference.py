@@ -45,9 +45,7 @@ def arm(values, pre_values=None) -> dict:
     result = {"n": int(y.size), "sum": float(y.sum()), "sum_squares": float(y @ y)}
     if pre_values is not None:
         x = np.asarray(pre_values, dtype=float)
-        result.update(
-            pre_sum=float(x.sum()), pre_sum_squares=float(x @ x), sum_of_products=float(x @ y)
-        )
+        result.update(pre_sum=float(x.sum()), pre_sum_squares=float(x @ x), sum_of_products=float(x @ y))
     return result
 
 
@@ -156,9 +154,7 @@ def statistic(arm_sums: dict, metric_type: str):
     if metric_type == "proportion":
         post = ProportionStatistic(n=arm_sums["n"], sum=arm_sums["sum"])
     else:
-        post = SampleMeanStatistic(
-            n=arm_sums["n"], sum=arm_sums["sum"], sum_squares=arm_sums["sum_squares"]
-        )
+        post = SampleMeanStatistic(n=arm_sums["n"], sum=arm_sums["sum"], sum_squares=arm_sums["sum_squares"])
     if "pre_sum" not in arm_sums:
         return post
     if metric_type == "proportion":
@@ -186,9 +182,7 @@ def gbstats_test(args: dict):
     }
     if args.get("engine", "frequentist") == "bayesian":
         prior = args.get("prior") or {"mean": 0, "variance": 1, "proper": False}
-        config = EffectBayesianConfig(
-            **common, prior_effect=GaussianPrior(**prior), prior_type="relative"
-        )
+        config = EffectBayesianConfig(**common, prior_effect=GaussianPrior(**prior), prior_type="relative")
         return EffectBayesianABTest(stat_a, stat_b, config)
     if args.get("sequential_tuning") is not None:
         config = SequentialConfig(**common, sequential_tuning_parameter=args["sequential_tuning"])
