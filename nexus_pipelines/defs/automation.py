@@ -26,7 +26,7 @@ from ..lib import windows
 from ..lib.config import load_settings
 from ..lib.formats import SOURCES
 from ..lib.landing import files_for
-from ..lib.warehouse.connection import warehouse_url
+from ..lib.warehouse.connection import scalar, warehouse_url
 from ..lib.warehouse.run_failures import record_run_failure
 from .partitions import range_tags
 
@@ -106,7 +106,7 @@ def changed_partition_dates(
             mtime = file.path.stat().st_mtime_ns
             if mtime > since_mtime_ns:
                 newest = max(newest, mtime)
-                if loaded_at.get(file.relative_path, 0.0) * 1e9 < mtime:
+                if file.partition_date is not None and loaded_at.get(file.relative_path, 0.0) * 1e9 < mtime:
                     dates.add(file.partition_date)
     return sorted(dates), newest
 
@@ -114,7 +114,7 @@ def changed_partition_dates(
 def last_successful_loads(url: str) -> dict[str, float]:
     """relative path -> epoch seconds of the start of its latest successful load (empty before any load)."""
     with psycopg.connect(url) as conn:
-        if conn.execute("select to_regclass('ops.load_manifest')").fetchone()[0] is None:
+        if scalar(conn, "select to_regclass('ops.load_manifest')") is None:
             return {}
         rows = conn.execute(
             "select file_path, extract(epoch from max(started_at)) from ops.load_manifest "

@@ -55,7 +55,8 @@ class RunView:
             self._started[step] = entry.timestamp
             return f"start {step}"
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-            self._materialized.setdefault(step, set()).add(event.asset_key.to_user_string())
+            if event.asset_key is not None:
+                self._materialized.setdefault(step, set()).add(event.asset_key.to_user_string())
             return None
         seconds = entry.timestamp - self._started.get(step, entry.timestamp)
         if event.event_type == DagsterEventType.STEP_SUCCESS:

@@ -66,7 +66,7 @@ def build_resources() -> dict:
     return {
         "warehouse": WarehouseResource(),
         "dbt": NexusDbtCliResource(
-            project_dir=nexus_dbt_project,
+            project_dir=nexus_dbt_project,  # type: ignore[arg-type]  # __init__ takes a DbtProject; the field is str
             profiles_dir=str(nexus_dbt_project.project_dir),
             dbt_executable=DBT_EXECUTABLE,
         ),

@@ -95,6 +95,7 @@ class AmazonStore:
 
         rows = []
         for order in self.pending:  # yesterday's Pending orders, now with their new status
+            assert order.resolved_at is not None, "a Pending order carried over has its resolution time"
             rows += order_rows(order, order.final_status, order.resolved_at, self.store, self.products, clock)
         for order in orders:
             rows += order_rows(order, order.status, order.updated_at, self.store, self.products, clock)

@@ -71,7 +71,8 @@ def draw_returns(
         list(PRODUCT_FAULT_DISPOSITIONS), p=list(PRODUCT_FAULT_DISPOSITIONS.values()), size=n
     )
     other_disp = rng.choice(list(DISPOSITIONS), p=list(DISPOSITIONS.values()), size=n)
-    seconds = rng.integers(*(h * 3600 for h in store.safe_utc_hours), size=n)
+    first_hour, last_hour = store.safe_utc_hours
+    seconds = rng.integers(first_hour * 3600, last_hour * 3600, size=n)
     centers = rng.integers(0, len(store.fulfillment_centers), size=n)
     commented = rng.random(n) < 0.3
     plates = alphanumeric_codes(rng, n, 10)

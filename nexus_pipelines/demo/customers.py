@@ -152,7 +152,7 @@ def plan_web_sessions(seed: int, catalog: Catalog, users: tuple[WebUser, ...], d
     sessions: list[WebSession] = []
     for user in users:
         sessions += _user_sessions(rng, factory, user, days, end)
-    sessions.sort(key=lambda s: (s.start, s.user.index))
+    sessions.sort(key=lambda s: (s.start, s.owner.index))
 
     refunds = []
     refund_rng = stream(seed, "web-refunds")
@@ -163,7 +163,7 @@ def plan_web_sessions(seed: int, catalog: Catalog, users: tuple[WebUser, ...], d
         session.order_id = f"W{100_001 + n}"
         at = session.start + session.max_duration + int(delay[n] * DAY)
         if refunded[n] and at < end:
-            refunds.append(Refund(at, session.user.user_id, session.order_id, session.revenue_cents))
+            refunds.append(Refund(at, session.owner.user_id, session.order_id, session.revenue_cents))
     refunds.sort(key=lambda r: (r.at, r.order_id))
     return WebPlan(users, sessions, refunds)
 

@@ -56,6 +56,7 @@ class SessionRenderer:
             path, title = "/search", f"Search: {term} | {SHOP}"
             search = f"?q={term.replace(' ', '+')}" + (query.replace("?", "&") if query else "")
         elif kind == "product":
+            assert product is not None, "a product page needs its product"
             path, title = f"/products/{product.slug}", f"{product.title} | {SHOP}"
         elif kind == "cart":
             path, title = "/cart", f"Your cart | {SHOP}"
@@ -71,7 +72,7 @@ class SessionRenderer:
         events: list[tuple[int, dict]] = []
         gaps = 1 + np.minimum(rng.gamma(2.0, 12.0, size=session.event_count).astype(int), MAX_EVENT_GAP - 1)
         t = session.start
-        user_id = session.user.user_id if session.logged_in and not session.identify else None
+        user_id = session.owner.user_id if session.logged_in and not session.identify else None
         campaign = session.campaign.context() if session.campaign else None
         current_page: dict = {}
         referrer = session.referrer
@@ -113,11 +114,11 @@ class SessionRenderer:
         utm = session.campaign.utm_query() if session.campaign else ""
         page(landing_names[session.landing], session.landing, query=utm)
         if session.identify:
-            user_id = session.user.user_id
+            user_id = session.owner.user_id
             emit(
                 {
                     "type": "identify",
-                    "traits": {"email": session.user.email, "plan": session.user.plan},
+                    "traits": {"email": session.owner.email, "plan": session.owner.plan},
                 }
             )
         for _ in range(session.browse_pages):
@@ -143,7 +144,7 @@ class SessionRenderer:
                     "Experiment Viewed",
                     {
                         "experiment_id": EXPERIMENT.experiment_id,
-                        "variation_id": session.user.variation,
+                        "variation_id": session.owner.variation,
                     },
                 )
             value = sum(line.unit_cents * line.quantity for line in session.cart)
@@ -253,7 +254,7 @@ def finish_day(
     for i, line in enumerate(lines):
         out.append(line)
         in_pair.append(i in originals)
-        for original in copies_at.get(i, ()):
-            out.append(lines[original])
+        for copy_of in copies_at.get(i, ()):
+            out.append(lines[copy_of])
             in_pair.append(True)
     return out, np.array(in_pair, dtype=bool)

@@ -87,7 +87,8 @@ class FbaInventory:
     def _plant_supplier_delay(self, sku: int, days: int) -> None:
         lo, hi = STOCKOUT_PLAN["runs_out_at_share_of_window"]
         runout = max(2, round(self.rng.uniform(lo, hi) * days))
-        delay = int(self.rng.integers(STOCKOUT_PLAN["delay_days"][0], STOCKOUT_PLAN["delay_days"][1] + 1))
+        first, last = STOCKOUT_PLAN["delay_days"]
+        delay = int(self.rng.integers(int(first), int(last) + 1))
         arrival = runout + delay
         self.sellable[sku] = int(0.9 * self.expected_units[:runout, sku].sum())
         quantity = int(np.ceil(self.expected_units[0, sku] * ORDER_COVER_DAYS * 1.5))

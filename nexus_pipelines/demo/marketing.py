@@ -22,7 +22,7 @@ SPEND_COLUMNS = ("date", "channel", "campaign", "spend", "currency")
 def spend_rows(rng: np.random.Generator, date: str, sessions: list[WebSession]) -> list[list[str]]:
     """One row per paid campaign (every day, zero included) for the sessions started on ``date``."""
     visits = Counter(s.campaign.name for s in sessions if s.campaign)
-    revenue = Counter()
+    revenue: Counter[str] = Counter()
     for s in sessions:
         if s.campaign:
             revenue[s.campaign.name] += s.revenue_cents

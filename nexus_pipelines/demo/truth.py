@@ -48,10 +48,10 @@ class FileCounts:
 def _experiment(sessions: list[WebSession]) -> dict:
     out = {}
     for variation in EXPERIMENT.variations:
-        exposed = [s for s in sessions if s.exposed and s.user.variation == variation]
+        exposed = [s for s in sessions if s.exposed and s.owner.variation == variation]
         ordered = [s for s in exposed if s.stage == ORDERED]
         out[variation] = {
-            "exposed_users": len({s.user.index for s in exposed}),
+            "exposed_users": len({s.owner.index for s in exposed}),
             "exposed_checkouts": len(exposed),
             "orders_in_exposed_checkouts": len(ordered),
             "checkout_to_order_rate": round(len(ordered) / len(exposed), 6) if exposed else None,
@@ -63,8 +63,8 @@ def _web(
     clock: Clock, days: int, plan: WebPlan, sessions_by_kind: Counter, sessions_by_channel: Counter
 ) -> dict:
     orders = [s for s in plan.sessions if s.stage == ORDERED]
-    orders_per_user = Counter(s.user.index for s in orders)
-    births = sorted({s.user.index: s.start for s in reversed(orders)}.values())
+    orders_per_user = Counter(s.owner.index for s in orders)
+    births = sorted({s.owner.index: s.start for s in reversed(orders)}.values())
     devices_seen = {s.device.anonymous_id for s in plan.sessions}
     return {
         "observation_window": {
@@ -73,7 +73,7 @@ def _web(
             "days": days,
             "time_unit": "days",
         },
-        "users_with_sessions": len({s.user.index for s in plan.sessions}),
+        "users_with_sessions": len({s.owner.index for s in plan.sessions}),
         "users_with_two_devices_seen": sum(
             1
             for u in plan.users

@@ -88,6 +88,13 @@ class WebSession:
     order_id: str | None = None
 
     @property
+    def owner(self) -> WebUser:
+        """The user of a session that has one (every kind but anonymous)."""
+        if self.user is None:
+            raise ValueError(f"a {self.kind} session has no user")
+        return self.user
+
+    @property
     def revenue_cents(self) -> int:
         return sum(line.unit_cents * line.quantity for line in self.cart) if self.stage == ORDERED else 0
 

@@ -54,10 +54,6 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
-    @property
-    def exports_dir(self) -> Path:
-        return self.home / "exports"
-
 
 def _env(name: str, environ: dict[str, str]) -> str | None:
     value = environ.get(name, "").strip()

@@ -39,6 +39,7 @@ from ...lib.analytics.attribution import (
     weighted_touch_credits,
 )
 from ...lib.analytics.charts import grouped_bar_png
+from ...lib.warehouse.connection import one_row, scalar
 from ...lib.warehouse.frames import copy_frame, ensure_table
 from ...lib.windows import PERIODS, period_start
 from ..resources import WarehouseResource
@@ -354,9 +355,7 @@ def channel_attribution(
         )
         conn.execute("create index on cur_touches (conversion_id, touch_index)")
         conn.execute("analyze cur_touches")
-        first, last = conn.execute(
-            "select min(conversion_date), max(conversion_date) from cur_touches"
-        ).fetchone()
+        first, last = one_row(conn, "select min(conversion_date), max(conversion_date) from cur_touches")
 
         # the fit in force: data before the current period (all data while there is no earlier period)
         fit_before = period_start(last, config.refit_every) if last else dt.date(1900, 1, 1)
@@ -375,10 +374,10 @@ def channel_attribution(
         if everything:
             conn.execute(sql.SQL("truncate {}").format(credits_t))
             which = sql.SQL("true")
-            changed = conn.execute("select count(distinct conversion_id) from cur_touches").fetchone()[0]
+            changed = scalar(conn, "select count(distinct conversion_id) from cur_touches")
         else:
             conn.execute(sql.SQL(_CHANGED_CONVERSIONS).format(credits=credits_t))
-            changed = conn.execute("select count(*) from changed_conversions").fetchone()[0]
+            changed = scalar(conn, "select count(*) from changed_conversions")
             conn.execute(
                 sql.SQL(
                     "delete from {} where conversion_id in (select conversion_id from changed_conversions)"
@@ -408,15 +407,16 @@ def channel_attribution(
         for ident in (credits_t, daily_t, effects_t):
             conn.execute(sql.SQL("analyze {}").format(ident))
 
-        credit_count = conn.execute(sql.SQL("select count(*) from {}").format(credits_t)).fetchone()[0]
+        credit_count = scalar(conn, sql.SQL("select count(*) from {}").format(credits_t))
         daily = pd.DataFrame(
             conn.execute(sql.SQL("select * from {} order by day, channel, model").format(daily_t)).fetchall(),
             columns=list(DAILY_TYPES),
         )
-        revenue = conn.execute(
+        revenue = one_row(
+            conn,
             "select coalesce(sum(revenue), 0)::float8, count(*) from (select distinct "
-            "conversion_id, revenue from cur_touches) as c"
-        ).fetchone()
+            "conversion_id, revenue from cur_touches) as c",
+        )
         unmapped = [
             r[0]
             for r in conn.execute(
@@ -482,7 +482,7 @@ def _effects_rows(
     computed_at,
 ) -> pd.DataFrame:
     """One row per channel: removal effect, its share, journeys touching it and Markov credits."""
-    converting = dict(
+    converting: dict[str, int] = dict(
         conn.execute(
             "select channel, count(distinct conversion_id) from cur_touches group by channel"
         ).fetchall()

@@ -1,5 +1,7 @@
 """cohort_retention: weekly and monthly cohort retention of active users (analytics.cohort_retention)."""
 
+from typing import Literal
+
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, multi_asset
 
@@ -11,8 +13,8 @@ from .metadata import chart, table_metadata
 from .queries import load_sql
 from .tables import Table, analytics_schema, model
 
-PERIOD_GRAINS = ("week", "month")
-MODES = ("first_time", "recurring")
+PERIOD_GRAINS: tuple[Literal["week", "month"], ...] = ("week", "month")
+MODES: tuple[Literal["first_time", "recurring"], ...] = ("first_time", "recurring")
 COLUMN_TYPES = {
     "period_grain": "text",
     "mode": "text",

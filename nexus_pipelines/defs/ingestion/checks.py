@@ -12,6 +12,7 @@ from dagster import (
 
 from ...lib.formats import SOURCES
 from ...lib.formats.base import SourceSpec
+from ...lib.warehouse.connection import scalar
 from ..resources import WarehouseResource
 
 MAX_QUARANTINE_SHARE = 0.02  # more than 2% of rows rejected in the latest loads deserves a look
@@ -32,7 +33,7 @@ def build_quarantine_check(spec: SourceSpec) -> AssetChecksDefinition:
     )
     def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         with psycopg.connect(warehouse.url) as conn:
-            exists = conn.execute("select to_regclass('ops.load_manifest')").fetchone()[0]
+            exists = scalar(conn, "select to_regclass('ops.load_manifest')")
             latest = conn.execute(LATEST_LOADS_SQL, (spec.name,)).fetchall() if exists else []
         # files still in the landing folder (a misnamed file renamed or removed is no longer a problem)
         latest = [r for r in latest if (warehouse.landing_path / r[0]).exists()]

@@ -245,7 +245,8 @@ class BetaGeoModel:
         return c / (a - 1) * (1 - g)
 
     def _values(self) -> tuple[float, float, float, float]:
-        return tuple(self.params[name] for name in _BGNBD_PARAMS)
+        r, alpha, a, b = (self.params[name] for name in _BGNBD_PARAMS)
+        return r, alpha, a, b
 
 
 def fit_bgnbd(
@@ -422,7 +423,7 @@ def churn_risk_segment(p_alive) -> pd.Series:
             probability < AT_RISK_MIN_P_ALIVE,
         ],
         ["active", "at_risk", "churned"],
-        default=None,
+        default=None,  # type: ignore[call-overload]  # missing stays missing (object labels)
     )
     return pd.Series(labels, index=probability.index, name="churn_risk", dtype=object)
 

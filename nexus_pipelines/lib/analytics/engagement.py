@@ -85,6 +85,6 @@ def engagement_tier(score) -> pd.Series:
     labels = np.select(
         [s >= HIGH_MIN_SCORE, s >= MEDIUM_MIN_SCORE, s < MEDIUM_MIN_SCORE],
         ["high", "medium", "low"],
-        default=None,
+        default=None,  # type: ignore[call-overload]  # missing stays missing (object labels)
     )
     return pd.Series(labels, index=s.index, dtype=object, name="engagement_tier")

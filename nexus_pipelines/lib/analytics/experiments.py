@@ -97,6 +97,8 @@ def _moments(n: float, total: float, total_squares: float | None, metric_type: s
         variance = mean * (1 - mean)
     elif n <= 1:
         variance = 0.0
+    elif total_squares is None:
+        raise ValueError(f"a {metric_type} metric needs the sum of squares for its variance")
     else:
         variance = (total_squares - total**2 / n) / (n - 1)
     return _Moments(n, mean, variance)

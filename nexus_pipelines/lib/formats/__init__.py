@@ -46,7 +46,6 @@ _SOURCE_LIST = (
         "amazon/*/orders/*.txt",
         AMAZON_ORDERS,
         parse_orders,
-        key_columns=("store_id", "amazon_order_id", "sku"),
     ),
     SourceSpec(
         "amazon_sales_traffic_by_date",
@@ -54,7 +53,6 @@ _SOURCE_LIST = (
         "amazon/*/sales_traffic/*.json",
         SALES_TRAFFIC_BY_DATE,
         parse_sales_traffic_by_date,
-        key_columns=("store_id", "report_date"),
     ),
     SourceSpec(
         "amazon_sales_traffic_by_asin",
@@ -62,7 +60,6 @@ _SOURCE_LIST = (
         "amazon/*/sales_traffic/*.json",
         SALES_TRAFFIC_BY_ASIN,
         parse_sales_traffic_by_asin,
-        key_columns=("store_id", "report_date", "parent_asin", "child_asin", "sku"),
     ),
     SourceSpec(
         "amazon_inventory",
@@ -70,7 +67,6 @@ _SOURCE_LIST = (
         "amazon/*/inventory/*.txt",
         AMAZON_INVENTORY,
         parse_inventory,
-        key_columns=("store_id", "snapshot_date", "sku"),
     ),
     SourceSpec(
         "amazon_returns",
@@ -78,7 +74,6 @@ _SOURCE_LIST = (
         "amazon/*/returns/*.txt",
         AMAZON_RETURNS,
         parse_returns,
-        key_columns=("store_id", "order_id", "sku", "return_date", "license_plate_number"),
     ),
     SourceSpec(
         "events",
@@ -86,7 +81,6 @@ _SOURCE_LIST = (
         "events/*.jsonl*",
         EVENTS,
         parse_events,
-        key_columns=("message_id",),
     ),
     SourceSpec(
         "marketing_spend",
@@ -94,7 +88,6 @@ _SOURCE_LIST = (
         "marketing/spend/*.csv",
         MARKETING_SPEND,
         parse_marketing_spend,
-        key_columns=("spend_date", "channel", "campaign"),
     ),
     SourceSpec(
         "stores",
@@ -103,7 +96,6 @@ _SOURCE_LIST = (
         STORES,
         parse_stores,
         partitioned=False,
-        key_columns=("store_id",),
     ),
 )
 SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in _SOURCE_LIST}

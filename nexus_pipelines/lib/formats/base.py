@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,6 @@ class SourceSpec:
     columns: tuple[Column, ...]
     parser: Parser
     partitioned: bool = True  # False: one file (stores.yaml) replaces the whole table
-    key_columns: tuple[str, ...] = field(default_factory=tuple)  # documentation/tests only
 
     @property
     def column_names(self) -> list[str]:

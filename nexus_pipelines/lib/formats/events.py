@@ -74,7 +74,7 @@ def _line_result(line_number: int, raw: bytes) -> ParseResult | None:
 
 def _open(ctx: ParseContext) -> IO[bytes]:
     if ctx.path.name.endswith(".gz"):
-        return gzip.open(ctx.path, "rb")
+        return gzip.GzipFile(ctx.path, "rb")  # type: ignore[return-value]  # a binary file object
     return open(ctx.path, "rb")
 
 

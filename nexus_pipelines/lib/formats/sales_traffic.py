@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from importlib import resources
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # public at run time, absent from the stubs
 from typing import Any
 
 import fastjsonschema
@@ -250,23 +250,25 @@ def _locate(text: str, path: Sequence[str | int]) -> int | None:
     position costs one parse of the text before it. Only used to word an error message.
     """
     try:
-        index: int | None = _skip(text, 0)
+        index = _skip(text, 0)
         for step in path:
             if text[index] == "{" and isinstance(step, str):
-                index = _object_member(text, _skip(text, index + 1), step)
+                found = _object_member(text, _skip(text, index + 1), step)
             elif text[index] == "[" and isinstance(step, int):
-                index = _array_item(text, _skip(text, index + 1), step)
+                found = _array_item(text, _skip(text, index + 1), step)
             else:
                 return None
-            if index is None:
+            if found is None:
                 return None
+            index = found
         return index
     except (ValueError, IndexError):
         return None
 
 
 def _skip(text: str, index: int) -> int:
-    return _WHITESPACE.match(text, index).end()
+    match = _WHITESPACE.match(text, index)  # zero or more blanks: always matches
+    return match.end() if match else index
 
 
 def _object_member(text: str, index: int, key: str) -> int | None:

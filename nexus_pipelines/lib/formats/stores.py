@@ -78,7 +78,7 @@ def _store_values(ctx: ParseContext, number: int, line: int, entry: Any) -> tupl
     store_id = entry.get("store_id")
     store_id = store_id.strip() if isinstance(store_id, str) else store_id
     label = f"store {number}" + (f" ({store_id!r})" if store_id else "")
-    values = []
+    values: list[str | None] = []
     for column in STORES:
         value = entry.get(column.name)
         if isinstance(value, str):

@@ -45,6 +45,8 @@ import psycopg
 import yaml
 from psycopg import sql
 
+from .connection import scalar
+
 OPS_SCHEMA = "ops"
 
 CHANGES_DDL = """
@@ -288,7 +290,7 @@ union select 'activity', d + 1 from session_days
 
 
 def _tables_exist(conn: psycopg.Connection, *tables: str) -> bool:
-    return all(conn.execute("select to_regclass(%s)", (t,)).fetchone()[0] is not None for t in tables)
+    return all(scalar(conn, "select to_regclass(%s)", (t,)) is not None for t in tables)
 
 
 def rebuild_plan(
@@ -316,10 +318,11 @@ def rebuild_plan(
         ]
         upto = max(ids, default=0)
         plan = RebuildPlan(sources, upto, change_ids=ids, domains=domains)
-        rebuild_all = conn.execute(
+        rebuild_all = scalar(
+            conn,
             "select exists (select 1 from ops.pending_changes where change_id <= %s and source = any(%s) and rebuild_all)",
             (upto, list(sources)),
-        ).fetchone()[0]
+        )
         if rebuild_all or not _tables_exist(conn, *GROUP_TABLES[group]):
             plan.everything = True
             return plan

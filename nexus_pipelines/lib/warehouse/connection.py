@@ -7,8 +7,8 @@ that URL into the environment variables the dbt profile reads (no credentials in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -62,12 +62,13 @@ def _relax_commits(admin_url: str, name: str) -> None:
     no loaded or built data is at risk.
     """
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        current = conn.execute(
+        current = scalar(
+            conn,
             "select coalesce((select option_value from pg_db_role_setting s "
             "join pg_database d on d.oid = s.setdatabase, pg_options_to_table(s.setconfig) "
             "where d.datname = %s and s.setrole = 0 and option_name = 'synchronous_commit'), '')",
             (name,),
-        ).fetchone()[0]
+        )
         if current != "off":
             conn.execute(
                 sql.SQL("alter database {} set synchronous_commit = off").format(sql.Identifier(name))
@@ -80,17 +81,6 @@ def with_database(url: str, dbname: str) -> str:
         return make_conninfo(url, dbname=dbname)
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + dbname))
-
-
-def connect(url: str, **kwargs) -> psycopg.Connection:
-    return psycopg.connect(url, **kwargs)
-
-
-@contextmanager
-def transaction(url: str) -> Iterator[psycopg.Connection]:
-    """A connection whose work commits on success and rolls back on any exception."""
-    with psycopg.connect(url) as conn, conn.transaction():
-        yield conn
 
 
 def dbt_env(url: str) -> dict[str, str]:
@@ -113,3 +103,16 @@ def missing_relations(url: str, relations: list[tuple[str, str]]) -> list[str]:
             conn.execute("select table_schema, table_name from information_schema.tables").fetchall()
         )
     return [f"{schema}.{name}" for schema, name in relations if (schema, name) not in present]
+
+
+def one_row(conn: psycopg.Connection, query: Any, params: Any = None) -> tuple[Any, ...]:
+    """The single row ``query`` returns (an aggregate, ``exists``, ``to_regclass``): never none."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise LookupError(f"the query returned no row: {query!r}")
+    return tuple(row)
+
+
+def scalar(conn: psycopg.Connection, query: Any, params: Any = None) -> Any:
+    """The first column of the single row ``query`` returns."""
+    return one_row(conn, query, params)[0]

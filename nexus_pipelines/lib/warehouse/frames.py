@@ -28,7 +28,9 @@ _PG_TYPES = {
 READ_CHUNK_ROWS = 50_000
 
 
-def read_frame(url: str, query: str | sql.Composable, params: tuple | dict | None = None) -> pd.DataFrame:
+def read_frame(
+    url: str, query: str | sql.SQL | sql.Composed, params: tuple | dict | None = None
+) -> pd.DataFrame:
     """The result of ``query`` as a DataFrame, fetched in chunks from a server-side cursor.
 
     Rows arrive as tuples, which cost several times the memory of the values they hold; the
@@ -38,7 +40,7 @@ def read_frame(url: str, query: str | sql.Composable, params: tuple | dict | Non
     """
     with psycopg.connect(url) as conn, conn.transaction(), conn.cursor(name="read_frame") as cur:
         cur.execute(query, params)
-        names = [d.name for d in cur.description]
+        names = [d.name for d in cur.description or ()]
         columns: list[list] = [[] for _ in names]
         while rows := cur.fetchmany(READ_CHUNK_ROWS):
             for column, values in zip(columns, zip(*rows)):

@@ -26,6 +26,7 @@ from psycopg.types.json import set_json_dumps
 
 from ..formats.base import ParseContext, ParsedRow, Rejected, SourceSpec, UnreadableFile
 from . import changes, locks
+from .connection import scalar
 from .ddl import (
     EXTRA_INDEXES,
     LINEAGE_COLUMNS,
@@ -68,21 +69,21 @@ def prepare(conn: psycopg.Connection, spec: SourceSpec) -> None:
 def _tables_ready(conn: psycopg.Connection, spec: SourceSpec) -> bool:
     """True when ``spec``'s tables exist with every column (no DDL, hence no lock, needed)."""
     names = [c.name for c in spec.columns] + [name for name, _ in LINEAGE_COLUMNS]
-    found = conn.execute(
+    found = scalar(
+        conn,
         """select count(*) from information_schema.columns
            where table_schema = %s and table_name = %s and column_name = any(%s)""",
         (RAW_SCHEMA, spec.name, names),
-    ).fetchone()[0]
-    others = conn.execute(
+    )
+    others = scalar(
+        conn,
         "select to_regclass('ops.pending_changes') is not null and to_regclass('ops.load_manifest') is not null "
         "and exists (select 1 from information_schema.columns where table_schema = %s and table_name = %s "
         "and column_name = 'row_data')",
         (QUARANTINE_SCHEMA, spec.name),
-    ).fetchone()[0]
-    indexes = [f"{RAW_SCHEMA}.{spec.name}_{suffix}_idx" for suffix in EXTRA_INDEXES.get(spec.name, {})]
-    indexed = all(
-        conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0] for name in indexes
     )
+    indexes = [f"{RAW_SCHEMA}.{spec.name}_{suffix}_idx" for suffix in EXTRA_INDEXES.get(spec.name, {})]
+    indexed = all(scalar(conn, "select to_regclass(%s) is not null", (name,)) for name in indexes)
     return found == len(names) and others and indexed
 
 

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 
 import psycopg
 
+from .connection import scalar
+
 
 def lock_key(name: str) -> int:
     digest = hashlib.blake2b(f"nexus:{name}".encode(), digest_size=8).digest()
@@ -35,7 +37,7 @@ def held(
     """
     key = lock_key(name)
     started = time.perf_counter()
-    if not conn.execute("select pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+    if not scalar(conn, "select pg_try_advisory_lock(%s)", (key,)):
         if on_wait is not None:
             on_wait(f"waiting for another run that holds the lock {name!r}")
         conn.execute("select pg_advisory_lock(%s)", (key,))

@@ -6,6 +6,8 @@ import json
 
 import psycopg
 
+from .connection import scalar
+
 RUN_FAILURES_DDL = """
 create schema if not exists ops;
 create table if not exists ops.run_failures (
@@ -23,7 +25,7 @@ def record_run_failure(url: str, run_id: str, job_name: str, message: str, tags:
     from .locks import held
 
     with psycopg.connect(url, autocommit=True) as conn:
-        if conn.execute("select to_regclass('ops.run_failures')").fetchone()[0] is None:
+        if scalar(conn, "select to_regclass('ops.run_failures')") is None:
             with held(conn, "ddl"), conn.transaction():
                 conn.execute(RUN_FAILURES_DDL)
         conn.execute(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from .connection import one_row
+
 SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts", "analytics", "ops")
 
 _TABLES_SQL = """
@@ -53,7 +55,7 @@ def summarize(url: str, schemas: tuple[str, ...] = SCHEMAS) -> list[TableSummary
                 ).format(c=sql.Identifier(date_column), t=table)
             else:
                 query = sql.SQL("select count(*), null, null from {t}").format(t=table)
-            rows, first, last = conn.execute(query).fetchone()
+            rows, first, last = one_row(conn, query)
             out.append(TableSummary(schema, name, "table", rows, first, last))
     return out
 
