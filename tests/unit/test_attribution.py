@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -11,26 +12,59 @@ import pytest
 
 from nexus_pipelines.lib.analytics.attribution import (
     HEURISTIC_MODELS,
-    heuristic_attribution,
-    markov_attribution,
     markov_removal_effects,
-    path_counts,
-    shapley_attribution,
     touch_credits,
+    weighted_touch_credits,
 )
 
 EXACT = 1e-12
 CHANNELS = ["Direct", "Email", "Paid Search", "Social"]
+CONVERSION_TIME = pd.Timestamp("2024-03-20 12:00", tz="UTC")
 
 
-def _credited(result: pd.DataFrame, column: str = "conversions") -> dict[str, float]:
-    return dict(zip(result["channel"], result[column]))
+def _channels(path: object) -> list[str]:
+    """The channels of a path given as a list or as a string "a > b"."""
+    if isinstance(path, str):
+        return [part.strip() for part in path.split(">")]
+    return [str(channel) for channel in path]
+
+
+def _touches_from_paths(paths: pd.DataFrame, conversion_time: pd.Timestamp = CONVERSION_TIME) -> pd.DataFrame:
+    """Touch rows for a path table: ``conversions`` conversions per row, one row per touch.
+
+    Each conversion's revenue is the row's ``value`` divided by its conversions (NaN without a
+    ``value`` column). With an ``ages`` column (per touch, days before the conversion) the rows
+    also get ``touch_time`` and ``conversion_time``.
+    """
+    rows = []
+    for number, row in enumerate(paths.to_dict("records")):
+        channels = _channels(row["path"])
+        conversions = int(row["conversions"])
+        revenue = row["value"] / conversions if "value" in row and conversions else math.nan
+        for k in range(conversions):
+            for index, channel in enumerate(channels):
+                touch = {
+                    "conversion_id": f"c{number}-{k}",
+                    "touch_index": index,
+                    "channel": channel,
+                    "revenue": revenue,
+                }
+                if "ages" in row:
+                    touch["touch_time"] = conversion_time - pd.Timedelta(days=row["ages"][index])
+                    touch["conversion_time"] = conversion_time
+                rows.append(touch)
+    return pd.DataFrame(rows)
+
+
+def _credited(result: pd.DataFrame, column: str = "credit") -> dict[str, float]:
+    """Credits (or credited revenue) summed per channel."""
+    return result.groupby("channel")[column].sum().to_dict()
 
 
 # ---------------------------------------------------------------------------------------------
-# Heuristic models on one three-touch path
+# Heuristic models on one three-touch journey
 #
-# Paid Search (10 days before the conversion) > Email (3 days) > Direct (0 days), value 100.
+# Paid Search (10 days before the conversion) > Email (3 days) > Direct (0 days), revenue 100.
 # ---------------------------------------------------------------------------------------------
 
 THREE_TOUCHES = ["Paid Search", "Email", "Direct"]
@@ -56,8 +90,9 @@ EXPECTED_SHARES = {
 }
 
 
-def _one_path(**extra) -> pd.DataFrame:
-    return pd.DataFrame({"path": [THREE_TOUCHES], "conversions": [1], "value": [100.0], **extra})
+def _one_journey(conversion_time: pd.Timestamp = CONVERSION_TIME) -> pd.DataFrame:
+    paths = pd.DataFrame({"path": [THREE_TOUCHES], "conversions": [1], "value": [100.0], "ages": [AGES]})
+    return _touches_from_paths(paths, conversion_time)
 
 
 def test_time_decay_hand_numbers_are_right():
@@ -69,14 +104,15 @@ def test_time_decay_hand_numbers_are_right():
 
 
 @pytest.mark.parametrize("model", HEURISTIC_MODELS)
-def test_three_touch_path_under_every_heuristic(model):
-    result = heuristic_attribution(_one_path(touch_times=[AGES]), model)
+def test_three_touch_journey_under_every_heuristic(model):
+    result = touch_credits(_one_journey(), model)
     expected = dict(zip(THREE_TOUCHES, EXPECTED_SHARES[model]))
-    assert list(result["channel"]) == sorted(THREE_TOUCHES)
+    assert sorted(_credited(result)) == sorted(THREE_TOUCHES)
     assert _credited(result) == pytest.approx(expected, abs=EXACT)
-    assert _credited(result, "value") == pytest.approx({c: 100 * s for c, s in expected.items()}, abs=1e-10)
-    assert result["conversions"].sum() == pytest.approx(1.0, abs=EXACT)
-    assert result["value"].sum() == pytest.approx(100.0, abs=1e-10)
+    expected_revenue = {c: 100 * s for c, s in expected.items()}
+    assert _credited(result, "credited_revenue") == pytest.approx(expected_revenue, abs=1e-10)
+    assert result["credit"].sum() == pytest.approx(1.0, abs=EXACT)
+    assert result["credited_revenue"].sum() == pytest.approx(100.0, abs=1e-10)
 
 
 @pytest.mark.parametrize("model", HEURISTIC_MODELS)
@@ -103,50 +139,43 @@ def test_three_touch_path_touch_level(model):
 
 
 @pytest.mark.parametrize(
-    "touch_times, extra",
-    [
-        ([pd.Timedelta(days=d) for d in AGES], {}),
-        (
-            [pd.Timestamp("2024-03-20") - pd.Timedelta(days=d) for d in AGES],
-            {"conversion_time": [pd.Timestamp("2024-03-20")]},
-        ),
-    ],
-    ids=["timedeltas", "timestamps"],
+    "conversion_time",
+    [pd.Timestamp("2024-03-20"), pd.Timestamp("2024-03-20 09:30", tz="Europe/Paris")],
+    ids=["naive", "tz-aware"],
 )
-def test_time_decay_accepts_timedeltas_and_timestamps(touch_times, extra):
-    result = heuristic_attribution(_one_path(touch_times=[touch_times], **extra), "time_decay")
+def test_time_decay_accepts_naive_and_aware_timestamps(conversion_time):
+    result = touch_credits(_one_journey(conversion_time), "time_decay")
     expected = dict(zip(THREE_TOUCHES, TIME_DECAY_SHARES))
     assert _credited(result) == pytest.approx(expected, abs=EXACT)
 
 
 def test_time_decay_half_life_is_configurable():
-    # half-life 1 day, ages 1 and 0: weights 1/2 and 1, shares 1/3 and 2/3
-    paths = pd.DataFrame({"path": ["Email > Social"], "conversions": [3], "touch_times": [[1, 0]]})
-    result = heuristic_attribution(paths, "time_decay", half_life_days=1.0)
+    # half-life 1 day, ages 1 and 0: weights 1/2 and 1, shares 1/3 and 2/3 of 3 conversions
+    paths = pd.DataFrame({"path": ["Email > Social"], "conversions": [3], "ages": [[1, 0]]})
+    result = touch_credits(_touches_from_paths(paths), "time_decay", half_life_days=1.0)
     assert _credited(result) == pytest.approx({"Email": 1.0, "Social": 2.0}, abs=EXACT)
 
 
 def test_time_decay_needs_touch_times():
-    with pytest.raises(ValueError, match="touch_times"):
-        heuristic_attribution(_one_path(), "time_decay")
-    timestamps = [[pd.Timestamp("2024-03-01")] * 3]
-    with pytest.raises(ValueError, match="conversion_time"):
-        heuristic_attribution(_one_path(touch_times=timestamps), "time_decay")
-    with pytest.raises(ValueError, match="one entry per touch"):
-        heuristic_attribution(_one_path(touch_times=[[1, 0]]), "time_decay")
     touches = pd.DataFrame({"conversion_id": [1], "touch_index": [0], "channel": ["Email"], "revenue": [5.0]})
     with pytest.raises(ValueError, match="touch_time"):
         touch_credits(touches, "time_decay")
+    with pytest.raises(ValueError, match="conversion_time"):
+        touch_credits(touches.assign(touch_time=pd.Timestamp("2024-03-01")), "time_decay")
+    unknown = touches.assign(touch_time=pd.NaT, conversion_time=pd.Timestamp("2024-03-01"))
+    with pytest.raises(ValueError, match="needs a time for every touch"):
+        touch_credits(unknown, "time_decay")
 
 
 def test_time_decay_rejects_touches_after_the_conversion():
+    paths = pd.DataFrame({"path": [THREE_TOUCHES], "conversions": [1], "ages": [[3, 1, -1]]})
     with pytest.raises(ValueError, match="later than its conversion"):
-        heuristic_attribution(_one_path(touch_times=[[3, 1, -1]]), "time_decay")
+        touch_credits(_touches_from_paths(paths), "time_decay")
 
 
 def test_position_based_short_paths():
     paths = pd.DataFrame({"path": ["Email", "Social > Direct"], "conversions": [1, 1]})
-    result = heuristic_attribution(paths, "position_based")
+    result = touch_credits(_touches_from_paths(paths), "position_based")
     # one touch gets 100%; two touches 50% each
     expected = {"Direct": 0.5, "Email": 1.0, "Social": 0.5}
     assert _credited(result) == pytest.approx(expected, abs=EXACT)
@@ -155,38 +184,52 @@ def test_position_based_short_paths():
 def test_position_based_long_path_splits_the_middle():
     # five touches: 0.4 first, 0.4 last, 0.2 / 3 to each of the three middle touches
     paths = pd.DataFrame({"path": ["a > b > c > d > e"], "conversions": [1]})
-    result = heuristic_attribution(paths, "position_based")
+    result = touch_credits(_touches_from_paths(paths), "position_based")
     expected = {"a": 0.4, "b": 0.2 / 3, "c": 0.2 / 3, "d": 0.2 / 3, "e": 0.4}
     assert _credited(result) == pytest.approx(expected, abs=EXACT)
 
 
 def test_last_non_direct_all_direct_and_custom_label():
     paths = pd.DataFrame({"path": ["Direct > Direct", "(none) > Email > (none)"], "conversions": [1, 1]})
-    default = heuristic_attribution(paths, "last_non_direct")
+    touches = _touches_from_paths(paths)
+    default = touch_credits(touches, "last_non_direct")
     # the all-Direct path credits its last Direct touch; the other path has no Direct touch,
     # so its last touch "(none)" gets it
     assert _credited(default) == pytest.approx({"(none)": 1.0, "Direct": 1.0, "Email": 0.0})
-    custom = heuristic_attribution(paths, "last_non_direct", direct_label="(none)")
+    assert list(default["credit"].iloc[:2]) == [0.0, 1.0]  # the last of the two Direct touches
+    custom = touch_credits(touches, "last_non_direct", direct_label="(none)")
     assert _credited(custom) == pytest.approx({"(none)": 0.0, "Direct": 1.0, "Email": 1.0})
 
 
 def test_unknown_model_is_rejected():
     with pytest.raises(ValueError, match="unknown model"):
-        heuristic_attribution(_one_path(), "u_shaped")
+        touch_credits(_one_journey(), "u_shaped")
 
 
-def test_value_is_nan_without_a_value_column_and_value_col_is_honoured():
-    paths = pd.DataFrame({"path": ["a > b"], "conversions": [2], "revenue": [10.0]})
-    assert heuristic_attribution(paths, "linear")["value"].isna().all()
-    result = heuristic_attribution(paths, "linear", value_col="revenue")
-    assert _credited(result, "value") == pytest.approx({"a": 5.0, "b": 5.0})
-    with pytest.raises(ValueError, match="value column"):
-        heuristic_attribution(paths, "linear", value_col="sales")
+def test_unknown_revenue_leaves_credits_whole_and_credited_revenue_nan():
+    paths = pd.DataFrame({"path": ["a > b"], "conversions": [2]})  # no value: revenue NaN
+    result = touch_credits(_touches_from_paths(paths), "linear")
+    assert _credited(result) == pytest.approx({"a": 1.0, "b": 1.0}, abs=EXACT)
+    assert result["credited_revenue"].isna().all()
 
 
 # ---------------------------------------------------------------------------------------------
 # Markov chain, by hand
+#
+# Credited conversions two ways: the share of each channel's removal effect times the total
+# conversions (the usual aggregate read-out), and per conversion as the pipeline credits them,
+# with weighted_touch_credits splitting each conversion over its channels by removal effect.
 # ---------------------------------------------------------------------------------------------
+
+
+def _shares_of_total(effects: dict[str, float], total: float) -> dict[str, float]:
+    """RE(c) / sum of RE x total."""
+    return {c: re / sum(effects.values()) * total for c, re in effects.items()}
+
+
+def _markov_touch_credits(paths: pd.DataFrame, effects: dict[str, float]) -> pd.DataFrame:
+    """Per-touch Markov credits of the converting journeys of a path table."""
+    return weighted_touch_credits(_touches_from_paths(paths), effects)
 
 
 def test_markov_two_channels_by_hand():
@@ -200,14 +243,14 @@ def test_markov_two_channels_by_hand():
     # Remove A (start -> A goes to null): P = 1/4 * 1/3 = 1/12, RE(A) = 1 - (1/12)/(1/2) = 5/6
     # Remove B (start -> B and A -> B go to null): P = 3/4 * 1/3 = 1/4, RE(B) = 1 - 1/2 = 1/2
     # Shares 5/6 : 1/2 = 5/8 : 3/8 of the 2 conversions: A 1.25, B 0.75
+    # Per conversion: A > B splits 5/8 : 3/8, A goes wholly to A: A 13/8, B 3/8
     paths = pd.DataFrame({"path": ["A > B", "A", "B"], "conversions": [1, 1, 0], "nulls": [1, 0, 1]})
     effects = markov_removal_effects(paths)
     assert list(effects) == ["A", "B"]
     assert effects == pytest.approx({"A": 5 / 6, "B": 1 / 2}, abs=EXACT)
-    result = markov_attribution(paths)
-    assert list(result.columns) == ["channel", "removal_effect", "conversions", "value"]
-    assert _credited(result) == pytest.approx({"A": 1.25, "B": 0.75}, abs=EXACT)
-    assert result["value"].isna().all()
+    assert _shares_of_total(effects, 2) == pytest.approx({"A": 1.25, "B": 0.75}, abs=EXACT)
+    credits = _markov_touch_credits(paths, effects)
+    assert _credited(credits) == pytest.approx({"A": 13 / 8, "B": 3 / 8}, abs=EXACT)
 
 
 def test_markov_brief_example_by_hand():
@@ -216,10 +259,13 @@ def test_markov_brief_example_by_hand():
     #   P(conv) = 1/3 + 2/3 * 1/2 = 2/3
     #   remove A: P = 0, RE(A) = 1; remove B: P = 1/3, RE(B) = 1 - (1/3)/(2/3) = 1/2
     #   shares 1 : 1/2 = 2/3 : 1/3 of 2 conversions: A 4/3, B 2/3
+    #   per conversion: A > B splits 2/3 : 1/3, A goes wholly to A: A 5/3, B 1/3
     paths = pd.DataFrame({"path": ["A > B", "A"], "conversions": [1, 1], "nulls": [1, 0]})
-    assert markov_removal_effects(paths) == pytest.approx({"A": 1.0, "B": 0.5}, abs=EXACT)
-    result = markov_attribution(paths)
-    assert _credited(result) == pytest.approx({"A": 4 / 3, "B": 2 / 3}, abs=EXACT)
+    effects = markov_removal_effects(paths)
+    assert effects == pytest.approx({"A": 1.0, "B": 0.5}, abs=EXACT)
+    assert _shares_of_total(effects, 2) == pytest.approx({"A": 4 / 3, "B": 2 / 3}, abs=EXACT)
+    credits = _markov_touch_credits(paths, effects)
+    assert _credited(credits) == pytest.approx({"A": 5 / 3, "B": 1 / 3}, abs=EXACT)
 
 
 def test_markov_textbook_example():
@@ -229,6 +275,7 @@ def test_markov_textbook_example():
     #   P(conv) = 2/3 * 1/2 * 1 * 1/2 + 1/3 * 1 * 1/2 = 1/6 + 1/6 = 1/3
     #   remove C1: P = 1/3 * 1/2 = 1/6, RE = 1/2; remove C2 or C3: P = 0, RE = 1
     #   shares 0.5 : 1 : 1 = 0.2 : 0.4 : 0.4; value 20 / 40 / 40
+    # The one conversion touched all three channels, so per conversion the split is the same.
     paths = pd.DataFrame(
         {
             "path": ["C1 > C2 > C3", "C1", "C2 > C3"],
@@ -237,24 +284,34 @@ def test_markov_textbook_example():
             "value": [100.0, 0.0, 0.0],
         }
     )
-    assert markov_removal_effects(paths) == pytest.approx({"C1": 0.5, "C2": 1.0, "C3": 1.0}, abs=EXACT)
-    result = markov_attribution(paths)
-    assert _credited(result) == pytest.approx({"C1": 0.2, "C2": 0.4, "C3": 0.4}, abs=EXACT)
+    effects = markov_removal_effects(paths)
+    assert effects == pytest.approx({"C1": 0.5, "C2": 1.0, "C3": 1.0}, abs=EXACT)
+    expected = {"C1": 0.2, "C2": 0.4, "C3": 0.4}
     expected_value = {"C1": 20.0, "C2": 40.0, "C3": 40.0}
-    assert _credited(result, "value") == pytest.approx(expected_value, abs=1e-10)
+    assert _shares_of_total(effects, 1) == pytest.approx(expected, abs=EXACT)
+    assert _shares_of_total(effects, 100.0) == pytest.approx(expected_value, abs=1e-10)
+    credits = _markov_touch_credits(paths, effects)
+    assert _credited(credits) == pytest.approx(expected, abs=EXACT)
+    assert _credited(credits, "credited_revenue") == pytest.approx(expected_value, abs=1e-10)
 
 
 def test_markov_single_channel_world():
     # start -> A -> conv (3/10) or null (7/10); without A nothing converts: RE = 1
     paths = pd.DataFrame({"path": ["A", "A > A"], "conversions": [3, 0], "nulls": [5, 2]})
-    assert markov_removal_effects(paths) == {"A": 1.0}
-    assert _credited(markov_attribution(paths)) == pytest.approx({"A": 3.0}, abs=EXACT)
+    effects = markov_removal_effects(paths)
+    assert effects == {"A": 1.0}
+    assert _shares_of_total(effects, 3) == pytest.approx({"A": 3.0}, abs=EXACT)
+    assert _credited(_markov_touch_credits(paths, effects)) == pytest.approx({"A": 3.0}, abs=EXACT)
 
 
 def test_markov_nothing_converts():
     paths = pd.DataFrame({"path": ["A > B", "B"], "conversions": [0, 0], "nulls": [4, 1]})
-    assert markov_removal_effects(paths) == {"A": 0.0, "B": 0.0}
-    assert list(markov_attribution(paths)["conversions"]) == [0.0, 0.0]
+    effects = markov_removal_effects(paths)
+    assert effects == {"A": 0.0, "B": 0.0}
+    # with every weight 0 a conversion is split equally over its distinct channels
+    one = pd.DataFrame({"path": ["A > B > B"], "conversions": [1]})
+    credits = _markov_touch_credits(one, effects)
+    assert list(credits["credit"]) == pytest.approx([0.5, 0.25, 0.25], abs=EXACT)
 
 
 def test_markov_nulls_column_is_optional_and_weightless_rows_are_ignored():
@@ -320,12 +377,14 @@ def test_markov_order_must_be_positive():
 def _random_paths(seed: int, rows: int = 40) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     paths = [list(rng.choice(CHANNELS, size=rng.integers(1, 6))) for _ in range(rows)]
+    conversions = rng.integers(0, 6, rows)
     return pd.DataFrame(
         {
             "path": paths,
-            "conversions": rng.integers(0, 6, rows),
+            "conversions": conversions,
             "nulls": rng.integers(0, 6, rows),
-            "value": rng.gamma(2.0, 40.0, rows).round(2),
+            # the value of a row's conversions: none without conversions
+            "value": np.where(conversions > 0, rng.gamma(2.0, 40.0, rows).round(2), 0.0),
         }
     )
 
@@ -369,10 +428,13 @@ def test_markov_matches_an_independent_iterative_solution(seed):
 @pytest.mark.parametrize("seed", [4, 5])
 def test_markov_credits_sum_to_totals(seed):
     paths = _random_paths(seed)
-    result = markov_attribution(paths)
-    assert result["conversions"].sum() == pytest.approx(paths["conversions"].sum(), abs=1e-9)
-    assert result["value"].sum() == pytest.approx(paths["value"].sum(), abs=1e-9)
-    assert ((result["removal_effect"] >= 0) & (result["removal_effect"] <= 1)).all()
+    effects = markov_removal_effects(paths)
+    assert all(0 <= re <= 1 for re in effects.values())
+    credits = _markov_touch_credits(paths, effects)
+    per_conversion = credits.groupby("conversion_id")["credit"].sum()
+    assert np.allclose(per_conversion, 1.0, rtol=0, atol=1e-12)
+    assert credits["credit"].sum() == pytest.approx(paths["conversions"].sum(), abs=1e-9)
+    assert credits["credited_revenue"].sum() == pytest.approx(paths["value"].sum(), abs=1e-9)
 
 
 def test_markov_collapse_repeats_is_a_no_op_at_order_one():
@@ -398,7 +460,6 @@ def test_markov_channel_order_is_sorted_whatever_the_row_order():
     shuffled = markov_removal_effects(paths.sample(frac=1, random_state=3))
     assert list(effects) == list(shuffled) == sorted(CHANNELS)
     assert shuffled == pytest.approx(effects, abs=1e-12)
-    assert list(markov_attribution(paths)["channel"]) == sorted(CHANNELS)
 
 
 def test_path_table_validation():
@@ -407,20 +468,20 @@ def test_path_table_validation():
     with pytest.raises(ValueError, match="empty"):
         markov_removal_effects(pd.DataFrame({"path": ["a >  > b"], "conversions": [1]}))
     with pytest.raises(ValueError, match="conversions"):
-        heuristic_attribution(pd.DataFrame({"path": ["a"]}), "linear")
+        markov_removal_effects(pd.DataFrame({"path": ["a"]}))
 
 
 # ---------------------------------------------------------------------------------------------
-# Heuristic path-table properties
+# Heuristic properties on random path tables
 # ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("model", [m for m in HEURISTIC_MODELS if m != "time_decay"])
 def test_heuristic_credits_sum_to_totals(model):
     paths = _random_paths(9)
-    result = heuristic_attribution(paths, model)
-    assert result["conversions"].sum() == pytest.approx(paths["conversions"].sum(), abs=1e-9)
-    assert result["value"].sum() == pytest.approx(paths["value"].sum(), abs=1e-9)
+    result = touch_credits(_touches_from_paths(paths), model)
+    assert result["credit"].sum() == pytest.approx(paths["conversions"].sum(), abs=1e-9)
+    assert result["credited_revenue"].sum() == pytest.approx(paths["value"].sum(), abs=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,20 +514,26 @@ def _random_touches(seed: int, conversions: int = 300) -> pd.DataFrame:
     return touches
 
 
-def _per_conversion_paths(touches: pd.DataFrame) -> pd.DataFrame:
-    """One path row per conversion, with touch timestamps, built independently of the module."""
-    rows = []
-    for _conversion_id, group in touches.sort_values("touch_index").groupby("conversion_id"):
-        rows.append(
-            {
-                "path": list(group["channel"]),
-                "conversions": 1,
-                "value": group["revenue"].iloc[0],
-                "touch_times": list(group["touch_time"]),
-                "conversion_time": group["conversion_time"].iloc[0],
-            }
-        )
-    return pd.DataFrame(rows)
+def _reference_fractions(channels: list[str], ages: list[float], model: str) -> list[float]:
+    """One conversion's fractions under a model, from the definitions (half-life 7, "Direct")."""
+    n = len(channels)
+    if model == "first_touch":
+        return [1.0] + [0.0] * (n - 1)
+    if model == "last_touch":
+        return [0.0] * (n - 1) + [1.0]
+    if model == "last_non_direct":
+        others = [i for i, channel in enumerate(channels) if channel != "Direct"]
+        target = others[-1] if others else n - 1
+        return [float(i == target) for i in range(n)]
+    if model == "linear":
+        return [1.0 / n] * n
+    if model == "time_decay":
+        weights = [0.5 ** (age / 7.0) for age in ages]
+        return [w / sum(weights) for w in weights]
+    assert model == "position_based"
+    if n <= 2:
+        return [1.0 / n] * n
+    return [0.4] + [0.2 / (n - 2)] * (n - 2) + [0.4]
 
 
 @pytest.mark.parametrize("model", HEURISTIC_MODELS)
@@ -483,19 +550,17 @@ def test_touch_credits_sum_to_one_per_conversion(model):
 
 
 @pytest.mark.parametrize("model", HEURISTIC_MODELS)
-def test_touch_credits_agree_with_path_attribution(model):
+def test_touch_credits_agree_with_the_definitions(model):
     touches = _random_touches(seed=12)
+    expected = pd.Series(np.nan, index=touches.index)
+    for _conversion_id, group in touches.sort_values("touch_index").groupby("conversion_id"):
+        ages = (group["conversion_time"] - group["touch_time"]).dt.total_seconds() / 86_400
+        expected[group.index] = _reference_fractions(list(group["channel"]), list(ages), model)
     credited = touch_credits(touches, model)
-    by_touch = credited.groupby("channel")[["credit", "credited_revenue"]].sum()
-    by_path = heuristic_attribution(_per_conversion_paths(touches), model).set_index("channel")
-    assert by_touch["credit"].to_dict() == pytest.approx(by_path["conversions"].to_dict(), abs=1e-9)
-    assert by_touch["credited_revenue"].to_dict() == pytest.approx(by_path["value"].to_dict(), abs=1e-8)
-    if model != "time_decay":  # aggregated paths carry no touch times
-        aggregated = heuristic_attribution(path_counts(touches), model).set_index("channel")
-        assert aggregated["conversions"].to_dict() == pytest.approx(
-            by_path["conversions"].to_dict(), abs=1e-9
-        )
-        assert aggregated["value"].to_dict() == pytest.approx(by_path["value"].to_dict(), abs=1e-8)
+    assert np.allclose(credited["credit"], expected, rtol=0, atol=1e-12)
+    assert np.allclose(credited["credited_revenue"], expected * touches["revenue"], rtol=0, atol=1e-9)
+    by_channel = expected.groupby(touches["channel"]).sum().to_dict()
+    assert _credited(credited) == pytest.approx(by_channel, abs=1e-9)
 
 
 def test_touch_credits_time_decay_uses_conversion_time():
@@ -529,45 +594,26 @@ def test_touch_credits_rejects_inconsistent_revenue():
         touch_credits(touches, "linear")
 
 
-def test_path_counts_by_hand():
-    touches = pd.DataFrame(
-        {
-            "conversion_id": ["o1", "o2", "o1", "o2", "o3"],
-            "touch_index": [1, 0, 0, 1, 0],
-            "channel": ["Direct", "Email", "Email", "Direct", "Social"],
-            "revenue": [50.0, 30.0, 50.0, 30.0, 20.0],
-        }
+def _path_table(touches: pd.DataFrame) -> pd.DataFrame:
+    """The path table of converting touch rows: one row per distinct path, nulls 0."""
+    paths = Counter(
+        tuple(group["channel"])
+        for _conversion_id, group in touches.sort_values("touch_index").groupby("conversion_id")
     )
-    nulls = pd.DataFrame(
-        {
-            "journey_id": ["j1", "j1", "j2"],
-            "touch_index": [0, 1, 0],
-            "channel": ["Email", "Direct", "Display"],
-        }
-    )
-    # o1 and o2 are Email > Direct (revenue 50 + 30), o3 is Social (20);
-    # j1 is Email > Direct, j2 is Display
-    expected = pd.DataFrame(
-        {
-            "path": [("Display",), ("Email", "Direct"), ("Social",)],
-            "conversions": [0, 2, 1],
-            "nulls": [1, 1, 0],
-            "value": [0.0, 80.0, 20.0],
-        }
-    )
-    pd.testing.assert_frame_equal(path_counts(touches, nulls), expected)
-    without_nulls = path_counts(touches)
-    assert list(without_nulls["path"]) == [("Email", "Direct"), ("Social",)]
-    assert list(without_nulls["nulls"]) == [0, 0]
+    return pd.DataFrame({"path": list(paths), "conversions": list(paths.values()), "nulls": 0})
 
 
-def test_path_counts_feed_the_markov_model():
+def test_markov_fitted_on_touches_credits_every_conversion():
     touches = _random_touches(seed=13)
-    table = path_counts(touches)
+    table = _path_table(touches)
     assert table["conversions"].sum() == touches["conversion_id"].nunique()
-    result = markov_attribution(table)
-    assert result["conversions"].sum() == pytest.approx(table["conversions"].sum(), abs=1e-9)
-    assert result["value"].sum() == pytest.approx(table["value"].sum(), abs=1e-8)
+    effects = markov_removal_effects(table)
+    assert list(effects) == sorted(touches["channel"].unique())
+    credits = weighted_touch_credits(touches, effects)
+    assert credits.index.equals(touches.index)
+    assert credits["credit"].sum() == pytest.approx(table["conversions"].sum(), abs=1e-9)
+    revenue = touches.groupby("conversion_id")["revenue"].first().sum()
+    assert credits["credited_revenue"].sum() == pytest.approx(revenue, abs=1e-8)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -586,10 +632,14 @@ def test_shapley_by_hand():
             "value": [20.0, 5.0, 60.0],
         }
     )
-    result = shapley_attribution(paths)
+    result = weighted_touch_credits(_touches_from_paths(paths), None)
     assert _credited(result) == pytest.approx({"A": 2.0, "B": 2.5, "C": 1.5}, abs=EXACT)
     # values: A 20/2 + 5 = 15; B 20/2 + 60/2 = 40; C 60/2 = 30
-    assert _credited(result, "value") == pytest.approx({"A": 15.0, "B": 40.0, "C": 30.0}, abs=EXACT)
+    expected_value = {"A": 15.0, "B": 40.0, "C": 30.0}
+    assert _credited(result, "credited_revenue") == pytest.approx(expected_value, abs=EXACT)
+    # on B > C > B, B's half is shared by its two touches
+    last = result[result["conversion_id"] == "c2-0"]
+    assert list(last["credit"]) == pytest.approx([0.25, 0.5, 0.25], abs=EXACT)
 
 
 def _shapley_by_permutations(paths: pd.DataFrame) -> dict[str, float]:
@@ -609,4 +659,7 @@ def _shapley_by_permutations(paths: pd.DataFrame) -> dict[str, float]:
 
 def test_shapley_matches_the_permutation_definition():
     paths = _random_paths(14)
-    assert _credited(shapley_attribution(paths)) == pytest.approx(_shapley_by_permutations(paths), abs=1e-9)
+    credited = _credited(weighted_touch_credits(_touches_from_paths(paths), None))
+    expected = _shapley_by_permutations(paths)
+    assert {c: credited.get(c, 0.0) for c in expected} == pytest.approx(expected, abs=1e-9)
+    assert set(credited) <= set(expected)

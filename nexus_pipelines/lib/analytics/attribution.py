@@ -3,20 +3,17 @@
 Plain pandas/numpy functions with no Dagster dependency, usable from a notebook as well as
 from the pipeline.
 
-Two input shapes are supported.
+*Touch rows* (what the pipeline stores): one row per ``(conversion_id, touch_index, channel,
+touch_time, conversion_time, revenue)``, ``revenue`` being the conversion's revenue repeated on
+each of its touches. :func:`touch_credits` credits every touch under a heuristic model and
+:func:`weighted_touch_credits` splits every conversion over its channels by weight (Markov
+removal effects, or equal weights for the simplified Shapley value).
 
-*Path table* (the usual aggregated layout of attribution tools): one row per distinct
-journey with
+*Path table* (the input of :func:`markov_removal_effects`): one row per distinct journey with
 
 * ``path`` -- the ordered channels, either a list/tuple or a string ``"a > b > c"``;
 * ``conversions`` -- how many journeys with this path converted;
-* ``nulls`` -- how many ended without converting (Markov models only; optional, 0 if absent);
-* ``value`` -- optional total conversion value of those conversions (revenue).
-
-*Touch rows* (what the pipeline stores): one row per ``(conversion_id, touch_index, channel,
-touch_time, conversion_time, revenue)``, ``revenue`` being the conversion's revenue repeated on
-each of its touches. :func:`touch_credits` credits every touch and :func:`path_counts`
-aggregates touch rows into a path table.
+* ``nulls`` -- how many ended without converting (optional, 0 if absent).
 
 Heuristic models split each conversion over its touches with fractions that sum to 1:
 
@@ -66,9 +63,9 @@ State = tuple[str, ...]
 # ---------------------------------------------------------------------------------------------
 
 
-def _as_path(value: object) -> tuple[str, ...]:
+def _as_path(value: str | Iterable[object]) -> tuple[str, ...]:
     """One path as a tuple of channel labels (a string is split on ``>``; labels are stripped)."""
-    parts = value.split(PATH_SEPARATOR) if isinstance(value, str) else list(value)
+    parts: Iterable[object] = value.split(PATH_SEPARATOR) if isinstance(value, str) else value
     path = tuple(str(part).strip() for part in parts)
     if not path or not all(path):
         raise ValueError(f"path {value!r} is empty or has an empty channel")
@@ -92,20 +89,8 @@ def _counts(paths: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
     return counts
 
 
-def _value_column(paths: pd.DataFrame, value_col: str | None) -> pd.Series:
-    """The conversion value per row: ``value_col``, else a ``value`` column, else NaN."""
-    if value_col is not None and value_col not in paths:
-        raise ValueError(f"value column {value_col!r} is not in the path table")
-    column = value_col or "value"
-    if column not in paths:
-        return pd.Series(np.nan, index=paths.index)
-    return pd.to_numeric(paths[column], errors="raise").astype(float)
-
-
-def _read_paths(
-    paths: pd.DataFrame, *, value_col: str | None = None, collapse_repeats: bool = False
-) -> pd.DataFrame:
-    """Normalise a path table to columns path (tuples), conversions, nulls, value."""
+def _read_paths(paths: pd.DataFrame, *, collapse_repeats: bool = False) -> pd.DataFrame:
+    """Normalise a path table to columns path (tuples), conversions, nulls."""
     if "path" not in paths:
         raise ValueError("the path table needs a 'path' column")
     table = pd.DataFrame(
@@ -113,7 +98,6 @@ def _read_paths(
             "path": [_as_path(p) for p in paths["path"]],
             "conversions": _counts(paths, "conversions", required=True).to_numpy(),
             "nulls": _counts(paths, "nulls", required=False).to_numpy(),
-            "value": _value_column(paths, value_col).to_numpy(),
         },
         index=paths.index,
     )
@@ -172,7 +156,7 @@ def _credit_function(
     model: str, *, half_life_days: float, direct_label: str
 ) -> Callable[[pd.DataFrame], pd.Series]:
     """The credit function of a heuristic model, with its parameters bound."""
-    functions = {
+    functions: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
         "first_touch": _first_touch,
         "last_touch": _last_touch,
         "last_non_direct": partial(_last_non_direct, direct_label=direct_label),
@@ -192,98 +176,6 @@ def _check_ages(age_days: pd.Series) -> pd.Series:
     if (age_days < 0).any():
         raise ValueError("time_decay: a touch is later than its conversion")
     return age_days
-
-
-# ---------------------------------------------------------------------------------------------
-# Heuristic models on path tables
-# ---------------------------------------------------------------------------------------------
-
-
-def _explode_paths(table: pd.DataFrame) -> pd.DataFrame:
-    """One touch-frame row per touch of each path row; ``group`` is the row's position."""
-    lengths = table["path"].map(len).to_numpy(dtype=int)
-    group = np.repeat(np.arange(len(table)), lengths)
-    starts = np.cumsum(lengths) - lengths
-    return pd.DataFrame(
-        {
-            "group": group,
-            "pos": np.arange(lengths.sum()) - np.repeat(starts, lengths),
-            "n": np.repeat(lengths, lengths),
-            "channel": list(itertools.chain.from_iterable(table["path"])),
-            "conversions": np.repeat(table["conversions"].to_numpy(), lengths),
-            "value": np.repeat(table["value"].to_numpy(), lengths),
-        }
-    )
-
-
-def _path_ages(paths: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
-    """Touch ages in days, in exploded order, from a ``touch_times`` column.
-
-    ``touch_times`` holds per path either ages before the conversion (numbers of days or
-    timedeltas) or timestamps, which need a ``conversion_time`` column.
-    """
-    if "touch_times" not in paths:
-        raise ValueError(
-            "time_decay needs touch times: give a 'touch_times' column (a list of ages in days "
-            "before the conversion, or a list of timestamps with a 'conversion_time' column)"
-        )
-    times = paths["touch_times"].map(list)
-    lengths = times.map(len).to_numpy(dtype=int)
-    if (lengths != table["path"].map(len).to_numpy(dtype=int)).any():
-        raise ValueError("every 'touch_times' list must have one entry per touch of its path")
-    flat = pd.Series(list(itertools.chain.from_iterable(times)), dtype=object)
-    kind = pd.api.types.infer_dtype(flat, skipna=True)
-    if kind in ("integer", "floating", "mixed-integer-float", "decimal", "empty"):
-        return flat.astype(float)
-    if kind == "timedelta":
-        return pd.to_timedelta(flat) / ONE_DAY
-    if "conversion_time" not in paths:
-        raise ValueError(
-            "time_decay: 'touch_times' holds timestamps, so a 'conversion_time' column is needed"
-        )
-    conversion = pd.to_datetime(pd.Series(np.repeat(paths["conversion_time"].to_numpy(), lengths)))
-    return (conversion - pd.to_datetime(flat)) / ONE_DAY
-
-
-def _credit_table(touches: pd.DataFrame, credit: pd.Series) -> pd.DataFrame:
-    """Sum per channel of credit x conversions and credit x value (NaN when value is unknown)."""
-    credited = pd.DataFrame(
-        {
-            "channel": touches["channel"],
-            "conversions": credit * touches["conversions"],
-            "value": credit * touches["value"],
-        }
-    )
-    sums = credited.groupby("channel", sort=True).agg(
-        conversions=("conversions", "sum"), value=("value", lambda v: v.sum(min_count=1))
-    )
-    return sums.reset_index()
-
-
-def heuristic_attribution(
-    paths: pd.DataFrame,
-    model: str,
-    *,
-    half_life_days: float = 7.0,
-    direct_label: str = "Direct",
-    value_col: str | None = None,
-) -> pd.DataFrame:
-    """Credit the conversions (and value) of a path table to channels with a heuristic model.
-
-    Each path row's conversions and value are split over its touches with the model's fractions
-    (see the module docstring) and summed per channel. ``time_decay`` also needs touch times: a
-    ``touch_times`` column of per-touch timestamps together with a ``conversion_time`` column, or
-    of ages before the conversion (days or timedeltas). ``value_col`` names the value column
-    (default ``value`` if present; otherwise the result's ``value`` is NaN).
-
-    Returns columns channel, conversions, value, one row per channel of the input (sorted).
-    """
-    credit_of = _credit_function(model, half_life_days=half_life_days, direct_label=direct_label)
-    table = _read_paths(paths, value_col=value_col)
-    touches = _explode_paths(table)
-    if model == "time_decay":
-        touches["age_days"] = _check_ages(_path_ages(paths, table)).to_numpy()
-    return _credit_table(touches, credit_of(touches))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,9 +262,11 @@ def weighted_touch_credits(
 
     * Markov per conversion: weights = removal effects (``markov_removal_effects``), so each
       conversion is split over the channels it touched in proportion to their removal effects.
-    * Simplified Shapley per conversion: ``channel_weights=None``; each conversion is split
-      equally over its distinct channels, which is the per-conversion form of
-      ``shapley_attribution`` (its channel totals are the same).
+    * Simplified Shapley (Zhao, Mahboobi & Bagheri, 2018): ``channel_weights=None``. With R(T)
+      the conversions whose set of channels is exactly T, the worth of a coalition S is
+      v(S) = sum over T subset of S of R(T); each R(T) is a unanimity game whose Shapley value
+      splits R(T) equally over T, so phi(c) = sum over T containing c of R(T) / |T|: each
+      conversion is split equally over its distinct channels (order and repeats are ignored).
 
     ``touches`` has the columns of :func:`touch_credits` (``conversion_id``, ``touch_index``,
     ``channel``, ``revenue``). Returns a copy with ``credit`` (summing to 1 per conversion) and
@@ -407,50 +301,6 @@ def weighted_touch_credits(
     result["credit"] = credit
     result["credited_revenue"] = credit * result["revenue"].to_numpy(dtype=float)
     return result
-
-
-def _journey_paths(
-    touches: pd.DataFrame, id_col: str, columns: Iterable[str] = ()
-) -> tuple[list[tuple[str, ...]], pd.DataFrame]:
-    """The path of every journey id (channels in touch_index order) and its first-touch row."""
-    frame = _touch_frame(touches, id_col, ("channel", *columns))
-    channels = frame["channel"].tolist()
-    starts = np.flatnonzero(frame["pos"].to_numpy() == 0)
-    ends = np.append(starts[1:], len(frame))
-    paths = [tuple(channels[a:b]) for a, b in zip(starts, ends)]
-    return paths, frame.iloc[starts]
-
-
-def path_counts(touches: pd.DataFrame, nulls: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Aggregate touch rows into a path table (path, conversions, nulls, value).
-
-    ``touches`` are the touch rows of converting journeys (as for :func:`touch_credits`); each
-    ``conversion_id`` counts one conversion and adds its revenue (0 if missing) to ``value``.
-    ``nulls``, if given, are the touch rows of journeys that did not convert, with columns
-    ``journey_id``, ``touch_index`` and ``channel``; each journey counts one null. Paths are
-    tuples of channels; rows are sorted by path.
-    """
-    _require(touches, TOUCH_COLUMNS, "touches")
-    converting, firsts = _journey_paths(touches, "conversion_id", ("revenue",))
-    lost: list[tuple[str, ...]] = []
-    if nulls is not None:
-        _require(nulls, ("journey_id", "touch_index", "channel"), "nulls")
-        lost, _ = _journey_paths(nulls, "journey_id")
-    index: dict[tuple[str, ...], int] = {}
-    codes = np.array([index.setdefault(p, len(index)) for p in converting + lost], dtype=int)
-    n_conv = len(converting)
-    revenue = pd.to_numeric(firsts["revenue"]).fillna(0.0).to_numpy(dtype=float)
-    paths = list(index)
-    table = pd.DataFrame(
-        {
-            "path": paths,
-            "conversions": np.bincount(codes[:n_conv], minlength=len(paths)),
-            "nulls": np.bincount(codes[n_conv:], minlength=len(paths)),
-            "value": np.bincount(codes[:n_conv], weights=revenue, minlength=len(paths)),
-        }
-    )
-    order = sorted(range(len(paths)), key=paths.__getitem__)
-    return table.iloc[order].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -558,61 +408,3 @@ def markov_removal_effects(
     if base == 0:
         return dict.fromkeys(channels, 0.0)
     return {channel: max(0.0, 1.0 - chain.conversion_probability(channel) / base) for channel in channels}
-
-
-def markov_attribution(
-    paths: pd.DataFrame,
-    value_col: str | None = None,
-    *,
-    order: int = 1,
-    collapse_repeats: bool = False,
-) -> pd.DataFrame:
-    """Markov-chain attribution: removal effects normalised to shares of the total.
-
-    share(c) = RE(c) / sum of RE over channels; credited conversions = share x total
-    conversions and credited value = share x total value (``value_col``, default ``value`` if
-    present, else NaN), so the credits add up to the totals. When nothing converts every share
-    is 0.
-
-    Returns columns channel, removal_effect, conversions, value, sorted by channel.
-    """
-    effects = markov_removal_effects(paths, order=order, collapse_repeats=collapse_repeats)
-    table = _read_paths(paths, value_col=value_col)
-    removal = pd.Series(effects, dtype=float)
-    total = removal.sum()
-    share = removal / total if total > 0 else removal * 0.0
-    return pd.DataFrame(
-        {
-            "channel": removal.index,
-            "removal_effect": removal.to_numpy(),
-            "conversions": (share * table["conversions"].sum()).to_numpy(),
-            "value": (share * table["value"].sum(min_count=1)).to_numpy(),
-        }
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Shapley model
-# ---------------------------------------------------------------------------------------------
-
-
-def shapley_attribution(paths: pd.DataFrame, value_col: str | None = None) -> pd.DataFrame:
-    """Simplified Shapley-value attribution (Zhao, Mahboobi & Bagheri, 2018).
-
-    Channels are the players. With R(T) the conversions of journeys whose set of channels is
-    exactly T, the worth of a coalition S is v(S) = sum over T subset of S of R(T): the
-    conversions that S's channels produce on their own. Each term R(T) is a unanimity game
-    (worth R(T) exactly for coalitions containing T), whose Shapley value splits R(T) equally
-    over the members of T. By additivity the Shapley value is
-
-        phi(c) = sum over channel sets T containing c of R(T) / |T|,
-
-    i.e. every conversion is split equally among the distinct channels of its path; order and
-    repeats are ignored, and so are nulls. Values are split the same way.
-
-    Returns columns channel, conversions, value, sorted by channel.
-    """
-    table = _read_paths(paths, value_col=value_col)
-    table["path"] = table["path"].map(lambda path: tuple(sorted(set(path))))
-    touches = _explode_paths(table)
-    return _credit_table(touches, _linear(touches))
