@@ -10,6 +10,7 @@ with skus_seen as (
     union
     select store_id, sku from {{ ref('stg_amazon__sales_traffic_by_asin') }}
 )
+
 select store_id, sku
 from skus_seen
 where store_id is not null and sku is not null

@@ -36,9 +36,9 @@ units_sold_between_snapshots as (
     from snapshots as s
     left join daily_units_sold as d
         on d.store_id = s.store_id
-        and d.sku = s.sku
-        and d.order_date >= s.previous_snapshot_date
-        and d.order_date < s.snapshot_date
+            and d.sku = s.sku
+            and d.order_date >= s.previous_snapshot_date
+            and d.order_date < s.snapshot_date
     group by s.store_id, s.sku, s.snapshot_date
 )
 

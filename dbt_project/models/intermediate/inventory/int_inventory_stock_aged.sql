@@ -12,7 +12,7 @@ latest_snapshots as (
     select distinct on (store_id, sku)
         store_id, sku, snapshot_date as as_of_date, on_hand_quantity
     from receipts
-    order by store_id, sku, snapshot_date desc
+    order by store_id asc, sku asc, snapshot_date desc
 ),
 
 receipts_newest_first as (

@@ -16,11 +16,15 @@
 --            before the entry is outside the window); reached_at is the latest of the k first
 --            occurrences. A step listed twice is satisfied by the same event.
 -- reached_at of step 1 is entered_at; seconds_to_convert counts from entered_at.
+--
+-- The SQL is generated per funnel and step; loops render several steps on one line and their
+-- indentation follows the loops, so line length and indentation are not checked in this model.
+-- noqa: disable=LT02,LT05
 {%- set funnels = product_funnel_definitions() %}
 {%- set ns = namespace(any_strict=false, names=[]) %}
 {%- for funnel in funnels %}
-    {%- if funnel.mode == 'strict' %}{% set ns.any_strict = true %}{% endif %}
-    {%- for step in funnel.steps %}{% if step not in ns.names %}{% do ns.names.append(step) %}{% endif %}{% endfor %}
+{%- if funnel.mode == 'strict' %}{% set ns.any_strict = true %}{% endif %}
+{%- for step in funnel.steps %}{% if step not in ns.names %}{% do ns.names.append(step) %}{% endif %}{% endfor %}
 {%- endfor %}
 
 {%- if funnels | length == 0 %}
@@ -45,11 +49,11 @@ with tracks as (
         row_number() over (partition by user_key order by event_timestamp, message_id) as event_seq
     from {{ ref('int_events_stitched') }}
     where event_type = 'track'
-      and is_interactive
-      {%- if not ns.any_strict %}
-      -- no strict funnel: only the step events matter
-      and event_name in ({% for name in ns.names %}{{ product_sql_string(name) }}{{ ", " if not loop.last }}{% endfor %})
-      {%- endif %}
+        and is_interactive
+        {%- if not ns.any_strict %}
+        -- no strict funnel: only the step events matter
+        and event_name in ({% for name in ns.names %}{{ product_sql_string(name) }}{{ ", " if not loop.last }}{% endfor %})
+        {%- endif %}
 ),
 {%- for funnel in funnels %}
 {%- set f = 'funnel_' ~ loop.index %}
@@ -86,9 +90,9 @@ with tracks as (
         on e.user_key = previous_step.user_key
     inner join tracks as t
         on t.user_key = previous_step.user_key
-        and t.event_name = {{ product_sql_string(steps[k - 1]) }}
-        and t.event_seq > previous_step.step_seq
-        and t.event_timestamp <= e.window_ends_at
+            and t.event_name = {{ product_sql_string(steps[k - 1]) }}
+            and t.event_seq > previous_step.step_seq
+            and t.event_timestamp <= e.window_ends_at
     group by previous_step.user_key
 ),
 {%- endfor %}
@@ -111,12 +115,12 @@ with tracks as (
         {%- for j in range(1, n) %},
         lead(t.event_name, {{ j }}) over following_events as next_name_{{ j }},
         lead(t.event_timestamp, {{ j }}) over following_events as next_at_{{ j }}
-        {%- endfor %}
+    {%- endfor %}
     from {{ f }}_entries as e
     inner join tracks as t
         on t.user_key = e.user_key
-        and t.event_seq >= e.entry_seq
-        and t.event_timestamp <= e.window_ends_at
+            and t.event_seq >= e.entry_seq
+            and t.event_timestamp <= e.window_ends_at
     window following_events as (partition by t.user_key order by t.event_seq)
 ),
 

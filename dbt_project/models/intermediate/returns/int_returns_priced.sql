@@ -5,12 +5,14 @@
 -- settlement source exists; it is null when the order line is not in the orders data.
 -- (DISTINCT ON, not a row_number() filter, so that the planner's row estimates stay realistic)
 with returns_deduplicated as (
-    select distinct on (r.store_id, r.amazon_order_id, r.sku, r.returned_at,
-                        coalesce(r.license_plate_number, r.return_id))
+    select distinct on (
+        r.store_id, r.amazon_order_id, r.sku, r.returned_at,
+        coalesce(r.license_plate_number, r.return_id))
         r.*
     from {{ ref('stg_amazon__returns') }} as r
-    order by r.store_id, r.amazon_order_id, r.sku, r.returned_at,
-        coalesce(r.license_plate_number, r.return_id), r._source_file desc, r.return_id
+    order by
+        r.store_id asc, r.amazon_order_id asc, r.sku asc, r.returned_at asc,
+        coalesce(r.license_plate_number, r.return_id), r._source_file desc, r.return_id asc
 ),
 
 order_lines as (

@@ -13,7 +13,7 @@ with business as (
     cross join lateral (
         values
         {%- for m in business_metrics %}
-            ('{{ m.name }}', c.{{ m.name }}::numeric){{ "," if not loop.last }}
+        ('{{ m.name }}', c.{{ m.name }}::numeric){{ "," if not loop.last }}
         {%- endfor %}
     ) as m (metric_name, metric_value)
 ),
@@ -39,7 +39,7 @@ store_returns_by_month as (
         sum(refund_amount) as refund_amount,
         {{ safe_divide('coalesce(sum(quantity) filter (where is_resellable), 0) * 100', 'sum(quantity)') }} as resellable_share
     from {{ ref('fct_returns') }}
-    group by 1, 2
+    group by store_id, date_trunc('month', return_date)::date
 ),
 
 return_timing_by_month as (
@@ -51,7 +51,7 @@ return_timing_by_month as (
         percentile_cont(0.9) within group (order by r.days_to_return) as days_to_return_p90
     from {{ ref('fct_returns') }} as r
     cross join lateral generate_series(1, greatest(r.quantity, 1)) as unit (n)
-    group by 1, 2
+    group by r.store_id, date_trunc('month', r.return_date)::date
 ),
 
 returns_monthly as (
@@ -69,13 +69,13 @@ returns_monthly as (
         on t.store_id = m.store_id and t.month_start = m.month_start
     cross join lateral (
         values
-            ('return_rate_cohort', r.return_rate_cohort::numeric(9,2)::numeric),
-            ('return_rate_calendar', r.return_rate_calendar::numeric(9,2)::numeric),
-            ('units_returned', coalesce(m.units_returned, 0)::numeric),
-            ('refund_amount', m.refund_amount::numeric(18,2)::numeric),
-            ('resellable_share', m.resellable_share::numeric(9,2)::numeric),
-            ('days_to_return_median', t.days_to_return_median::numeric(9,2)::numeric),
-            ('days_to_return_p90', t.days_to_return_p90::numeric(9,2)::numeric)
+        ('return_rate_cohort', r.return_rate_cohort::numeric(9, 2)::numeric),
+        ('return_rate_calendar', r.return_rate_calendar::numeric(9, 2)::numeric),
+        ('units_returned', coalesce(m.units_returned, 0)::numeric),
+        ('refund_amount', m.refund_amount::numeric(18, 2)::numeric),
+        ('resellable_share', m.resellable_share::numeric(9, 2)::numeric),
+        ('days_to_return_median', t.days_to_return_median::numeric(9, 2)::numeric),
+        ('days_to_return_p90', t.days_to_return_p90::numeric(9, 2)::numeric)
     ) as x (metric_name, metric_value)
 ),
 
@@ -100,8 +100,8 @@ returns_trailing as (
     ) as p
     cross join lateral (
         values
-            ('return_rate_90d', p.store_return_rate_90d::numeric),
-            ('high_return_skus', p.high_return_skus::numeric)
+        ('return_rate_90d', p.store_return_rate_90d::numeric),
+        ('high_return_skus', p.high_return_skus::numeric)
     ) as x (metric_name, metric_value)
 ),
 
@@ -145,29 +145,29 @@ inventory as (
     from store_inventory as i
     cross join lateral (
         values
-            ('fulfillable_units', i.fulfillable_units::numeric),
-            ('reserved_units', i.reserved_units::numeric),
-            ('unsellable_units', i.unsellable_units::numeric),
-            ('inbound_units', i.inbound_units::numeric),
-            ('researching_units', i.researching_units::numeric),
-            ('on_hand_units', i.on_hand_units::numeric),
-            ('units_sold_t7', i.units_sold_t7::numeric),
-            ('units_sold_t30', i.units_sold_t30::numeric),
-            ('units_sold_t90', i.units_sold_t90::numeric),
-            ('days_of_supply', ({{ safe_divide('i.fulfillable_units * 30', 'i.units_sold_t30') }})::numeric(18,2)::numeric),
-            ('weeks_of_cover_t30', ({{ safe_divide('i.on_hand_units * 30', 'i.units_sold_t30 * 7') }})::numeric(18,2)::numeric),
-            ('weeks_of_cover_t90', ({{ safe_divide('i.on_hand_units * 90', 'i.units_sold_t90 * 7') }})::numeric(18,2)::numeric),
-            ('sell_through_rate_90d', ({{ safe_divide('i.units_sold_t90', 'i.average_on_hand_90d') }})::numeric(18,4)::numeric),
-            ('stockout_days_30d', i.stockout_days_30d::numeric),
-            ('in_stock_rate_30d', ({{ safe_divide('i.in_stock_days_30d * 100', 'i.observed_days_30d') }})::numeric(9,2)::numeric),
-            ('excess_units', i.excess_units::numeric),
-            ('aged_0_90_units', i.aged_0_90_units::numeric),
-            ('aged_91_180_units', i.aged_91_180_units::numeric),
-            ('aged_181_270_units', i.aged_181_270_units::numeric),
-            ('aged_271_365_units', i.aged_271_365_units::numeric),
-            ('aged_365_plus_units', i.aged_365_plus_units::numeric),
-            ('stockout_risk_skus', i.stockout_risk_skus::numeric),
-            ('suggested_reorder_units', i.suggested_reorder_units::numeric)
+        ('fulfillable_units', i.fulfillable_units::numeric),
+        ('reserved_units', i.reserved_units::numeric),
+        ('unsellable_units', i.unsellable_units::numeric),
+        ('inbound_units', i.inbound_units::numeric),
+        ('researching_units', i.researching_units::numeric),
+        ('on_hand_units', i.on_hand_units::numeric),
+        ('units_sold_t7', i.units_sold_t7::numeric),
+        ('units_sold_t30', i.units_sold_t30::numeric),
+        ('units_sold_t90', i.units_sold_t90::numeric),
+        ('days_of_supply', ({{ safe_divide('i.fulfillable_units * 30', 'i.units_sold_t30') }})::numeric(18, 2)::numeric),
+        ('weeks_of_cover_t30', ({{ safe_divide('i.on_hand_units * 30', 'i.units_sold_t30 * 7') }})::numeric(18, 2)::numeric),
+        ('weeks_of_cover_t90', ({{ safe_divide('i.on_hand_units * 90', 'i.units_sold_t90 * 7') }})::numeric(18, 2)::numeric),
+        ('sell_through_rate_90d', ({{ safe_divide('i.units_sold_t90', 'i.average_on_hand_90d') }})::numeric(18, 4)::numeric),
+        ('stockout_days_30d', i.stockout_days_30d::numeric),
+        ('in_stock_rate_30d', ({{ safe_divide('i.in_stock_days_30d * 100', 'i.observed_days_30d') }})::numeric(9, 2)::numeric),
+        ('excess_units', i.excess_units::numeric),
+        ('aged_0_90_units', i.aged_0_90_units::numeric),
+        ('aged_91_180_units', i.aged_91_180_units::numeric),
+        ('aged_181_270_units', i.aged_181_270_units::numeric),
+        ('aged_271_365_units', i.aged_271_365_units::numeric),
+        ('aged_365_plus_units', i.aged_365_plus_units::numeric),
+        ('stockout_risk_skus', i.stockout_risk_skus::numeric),
+        ('suggested_reorder_units', i.suggested_reorder_units::numeric)
     ) as x (metric_name, metric_value)
 ),
 
@@ -184,7 +184,7 @@ all_metrics as (
 select
     store_id,
     metric_name,
-    metric_value::numeric(18,4) as metric_value,
+    metric_value::numeric(18, 4) as metric_value,
     period_grain,
     period_start,
     period_end,

@@ -16,12 +16,12 @@ select
     order_date,
     max(asin) as asin,
     max(currency) as currency,
-    sum(coalesce(item_price, 0))::numeric(18,2) as ordered_product_sales,
+    sum(coalesce(item_price, 0))::numeric(18, 2) as ordered_product_sales,
     sum(quantity) as units_ordered,
     count(distinct amazon_order_id) as orders,
     count(*) as order_items,
-    sum(item_promotion_discount)::numeric(18,2) as item_promotion_discount
+    sum(item_promotion_discount)::numeric(18, 2) as item_promotion_discount
 from {{ ref('stg_amazon__orders') }}
 where not is_cancelled
-  and {{ partition_window_filter('order_date', 'orders') }}
+    and {{ partition_window_filter('order_date', 'orders') }}
 group by store_id, sku, order_date

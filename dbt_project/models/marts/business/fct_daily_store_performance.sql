@@ -23,7 +23,7 @@ with sales as (
         sum(item_promotion_discount) as item_promotion_discount
     from {{ ref('stg_amazon__orders') }}
     where not is_cancelled
-      and {{ partition_window_filter('order_date', 'store_days') }}
+        and {{ partition_window_filter('order_date', 'store_days') }}
     group by store_id, order_date
 ),
 
@@ -98,28 +98,28 @@ select
     date_trunc('week', date_day)::date as week_start,
     date_trunc('month', date_day)::date as month_start,
     currency,
-    ordered_product_sales::numeric(18,2) as ordered_product_sales,
+    ordered_product_sales::numeric(18, 2) as ordered_product_sales,
     units_ordered,
     orders,
     order_items,
-    ({{ safe_divide('ordered_product_sales', 'orders') }})::numeric(18,2) as average_order_value,
-    ({{ safe_divide('ordered_product_sales', 'units_ordered') }})::numeric(18,2) as average_selling_price,
+    ({{ safe_divide('ordered_product_sales', 'orders') }})::numeric(18, 2) as average_order_value,
+    ({{ safe_divide('ordered_product_sales', 'units_ordered') }})::numeric(18, 2) as average_selling_price,
     sessions,
     page_views,
-    ({{ safe_divide('units_ordered * 100', 'sessions') }})::numeric(9,2) as unit_session_percentage,
-    ({{ safe_divide('order_items * 100', 'sessions') }})::numeric(9,2) as order_item_session_percentage,
-    buy_box_percentage::numeric(9,2) as buy_box_percentage,
+    ({{ safe_divide('units_ordered * 100', 'sessions') }})::numeric(9, 2) as unit_session_percentage,
+    ({{ safe_divide('order_items * 100', 'sessions') }})::numeric(9, 2) as order_item_session_percentage,
+    buy_box_percentage::numeric(9, 2) as buy_box_percentage,
     units_refunded,
-    ({{ safe_divide('units_refunded * 100', 'units_ordered') }})::numeric(9,2) as refund_rate,
-    refunds_amount::numeric(18,2) as refunds_amount,
+    ({{ safe_divide('units_refunded * 100', 'units_ordered') }})::numeric(9, 2) as refund_rate,
+    refunds_amount::numeric(18, 2) as refunds_amount,
     units_refunded_unpriced,
-    item_promotion_discount::numeric(18,2) as item_promotion_discount,
-    (ordered_product_sales - item_promotion_discount - refunds_amount)::numeric(18,2) as net_sales,
+    item_promotion_discount::numeric(18, 2) as item_promotion_discount,
+    (ordered_product_sales - item_promotion_discount - refunds_amount)::numeric(18, 2) as net_sales,
     has_traffic_report,
-    report_ordered_product_sales::numeric(18,2) as report_ordered_product_sales,
+    report_ordered_product_sales::numeric(18, 2) as report_ordered_product_sales,
     report_units_ordered,
     report_order_items,
-    (ordered_product_sales - report_ordered_product_sales)::numeric(18,2) as ordered_product_sales_difference,
+    (ordered_product_sales - report_ordered_product_sales)::numeric(18, 2) as ordered_product_sales_difference,
     units_ordered - report_units_ordered as units_ordered_difference,
     order_items - report_order_items as order_items_difference
 from measures

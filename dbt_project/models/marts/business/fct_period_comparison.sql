@@ -99,24 +99,24 @@ period_metrics as (
             else (period_start - interval '1 year')::date
         end as last_year_period_start,
         days_covered,
-        ordered_product_sales::numeric(18,2) as ordered_product_sales,
+        ordered_product_sales::numeric(18, 2) as ordered_product_sales,
         units_ordered::bigint as units_ordered,
         orders::bigint as orders,
         order_items::bigint as order_items,
-        ({{ safe_divide('ordered_product_sales', 'orders') }})::numeric(18,2) as average_order_value,
-        ({{ safe_divide('ordered_product_sales', 'units_ordered') }})::numeric(18,2) as average_selling_price,
+        ({{ safe_divide('ordered_product_sales', 'orders') }})::numeric(18, 2) as average_order_value,
+        ({{ safe_divide('ordered_product_sales', 'units_ordered') }})::numeric(18, 2) as average_selling_price,
         sessions::bigint as sessions,
         page_views::bigint as page_views,
-        ({{ safe_divide('traffic_units_ordered * 100', 'sessions') }})::numeric(9,2) as unit_session_percentage,
-        ({{ safe_divide('traffic_order_items * 100', 'sessions') }})::numeric(9,2) as order_item_session_percentage,
+        ({{ safe_divide('traffic_units_ordered * 100', 'sessions') }})::numeric(9, 2) as unit_session_percentage,
+        ({{ safe_divide('traffic_order_items * 100', 'sessions') }})::numeric(9, 2) as order_item_session_percentage,
         -- share of page views that showed the featured offer: page-view-weighted over the days
-        coalesce({{ safe_divide('buy_box_page_views', 'page_views') }}, average_buy_box_percentage)::numeric(9,2)
+        coalesce({{ safe_divide('buy_box_page_views', 'page_views') }}, average_buy_box_percentage)::numeric(9, 2)
             as buy_box_percentage,
         units_refunded::bigint as units_refunded,
-        ({{ safe_divide('units_refunded * 100', 'units_ordered') }})::numeric(9,2) as refund_rate,
-        refunds_amount::numeric(18,2) as refunds_amount,
-        item_promotion_discount::numeric(18,2) as item_promotion_discount,
-        net_sales::numeric(18,2) as net_sales
+        ({{ safe_divide('units_refunded * 100', 'units_ordered') }})::numeric(9, 2) as refund_rate,
+        refunds_amount::numeric(18, 2) as refunds_amount,
+        item_promotion_discount::numeric(18, 2) as item_promotion_discount,
+        net_sales::numeric(18, 2) as net_sales
     from period_sums
 )
 
@@ -130,22 +130,22 @@ select
     cur.days_covered = cur.period_end - cur.period_start + 1 as is_complete,
     cur.previous_period_start,
     cur.last_year_period_start,
-    {%- for m in metrics %}
-    cur.{{ m.name }},
-    prev.{{ m.name }} as {{ m.name }}_previous,
-    (cur.{{ m.name }} - prev.{{ m.name }})::{{ m.type }} as {{ m.name }}_change,
-    {{ business_percent_change('cur.' ~ m.name, 'prev.' ~ m.name) }} as {{ m.name }}_change_pct,
-    last_year.{{ m.name }} as {{ m.name }}_last_year,
-    (cur.{{ m.name }} - last_year.{{ m.name }})::{{ m.type }} as {{ m.name }}_yoy_change,
-    {{ business_percent_change('cur.' ~ m.name, 'last_year.' ~ m.name) }} as {{ m.name }}_yoy_change_pct
-    {{- "," if not loop.last }}
-    {%- endfor %}
+{%- for m in metrics %}
+cur.{{ m.name }},
+prev.{{ m.name }} as {{ m.name }}_previous,
+(cur.{{ m.name }} - prev.{{ m.name }})::{{ m.type }} as {{ m.name }}_change,
+{{ business_percent_change('cur.' ~ m.name, 'prev.' ~ m.name) }} as {{ m.name }}_change_pct,
+last_year.{{ m.name }} as {{ m.name }}_last_year,
+(cur.{{ m.name }} - last_year.{{ m.name }})::{{ m.type }} as {{ m.name }}_yoy_change,
+{{ business_percent_change('cur.' ~ m.name, 'last_year.' ~ m.name) }} as {{ m.name }}_yoy_change_pct
+{{- "," if not loop.last }}
+{%- endfor %}
 from period_metrics as cur
 left join period_metrics as prev
     on prev.store_id = cur.store_id
-    and prev.period_grain = cur.period_grain
-    and prev.period_start = cur.previous_period_start
+        and prev.period_grain = cur.period_grain
+        and prev.period_start = cur.previous_period_start
 left join period_metrics as last_year
     on last_year.store_id = cur.store_id
-    and last_year.period_grain = cur.period_grain
-    and last_year.period_start = cur.last_year_period_start
+        and last_year.period_grain = cur.period_grain
+        and last_year.period_start = cur.last_year_period_start

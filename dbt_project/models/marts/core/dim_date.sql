@@ -17,10 +17,12 @@ with bounds as (
             (select max(_partition_date) from {{ source('raw', 'amazon_inventory') }})
         ) + 1 as last_day
 ),
+
 days as (
-    {{ date_spine("coalesce((select first_day from bounds), current_date - 366)",
+    {{ day_spine("coalesce((select first_day from bounds), current_date - 366)",
                   "coalesce((select last_day from bounds), current_date)") }}
 )
+
 select
     date_day,
     extract(isodow from date_day)::int as iso_day_of_week,
@@ -29,7 +31,7 @@ select
     date_trunc('week', date_day)::date as week_start,
     date_trunc('month', date_day)::date as month_start,
     date_trunc('quarter', date_day)::date as quarter_start,
-    extract(year from date_day)::int as year,
+    extract(year from date_day)::int as year,  -- noqa: RF04
     extract(isoyear from date_day)::int as iso_year,
     extract(week from date_day)::int as iso_week
 from days

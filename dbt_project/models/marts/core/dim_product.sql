@@ -13,21 +13,21 @@ newest_order_lines as (
         store_id, sku, asin, product_name, order_date, unit_price, currency
     from {{ ref('stg_amazon__orders') }}
     where not is_cancelled and quantity > 0 and item_price > 0
-    order by store_id, sku, purchased_at desc, last_updated_at desc nulls last
+    order by store_id asc, sku asc, purchased_at desc, last_updated_at desc nulls last
 ),
 
 latest_snapshots as (
     select distinct on (store_id, sku)
         store_id, sku, asin, fnsku, product_name, your_price, snapshot_date
     from {{ ref('stg_amazon__inventory_snapshots') }}
-    order by store_id, sku, snapshot_date desc
+    order by store_id asc, sku asc, snapshot_date desc
 ),
 
 newest_returns as (
     select distinct on (store_id, sku)
         store_id, sku, asin, product_name
     from {{ ref('stg_amazon__returns') }}
-    order by store_id, sku, returned_at desc
+    order by store_id asc, sku asc, returned_at desc
 ),
 
 stores as (
@@ -55,13 +55,13 @@ select
     coalesce(i.asin, o.asin, r.asin) as asin,
     i.fnsku,
     coalesce(i.product_name, o.product_name, r.product_name) as product_name,
-    (case p.latest_price_source when 'order_line' then o.unit_price else i.your_price end)::numeric(18,2)
+    (case p.latest_price_source when 'order_line' then o.unit_price else i.your_price end)::numeric(18, 2)
         as latest_price,
     p.latest_price_source,
     case p.latest_price_source when 'order_line' then o.order_date else i.snapshot_date end as latest_price_date,
-    o.unit_price::numeric(18,2) as latest_order_unit_price,
+    o.unit_price::numeric(18, 2) as latest_order_unit_price,
     o.order_date as latest_order_date,
-    i.your_price::numeric(18,2) as your_price,
+    i.your_price::numeric(18, 2) as your_price,
     i.snapshot_date as latest_snapshot_date,
     coalesce(o.currency, s.currency) as currency
 from skus as k

@@ -23,4 +23,7 @@ union all
 select l.store_id, null, null, null, 'UTC', false
 from landed as l
 where l.store_id is not null
-  and not exists (select 1 from configured as c where c.store_id = l.store_id)
+    and not exists (
+        select 1 from configured as c
+        where c.store_id = l.store_id
+    )

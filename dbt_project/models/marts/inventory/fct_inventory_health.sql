@@ -8,7 +8,7 @@
 with latest_snapshots as (
     select distinct on (store_id, sku) *
     from {{ ref('fct_inventory_daily') }}
-    order by store_id, sku, snapshot_date desc
+    order by store_id asc, sku asc, snapshot_date desc
 ),
 
 daily_units_sold as (
@@ -26,8 +26,8 @@ trailing_sales as (
     from latest_snapshots as l
     left join daily_units_sold as d
         on d.store_id = l.store_id
-        and d.sku = l.sku
-        and d.order_date between l.snapshot_date - 89 and l.snapshot_date
+            and d.sku = l.sku
+            and d.order_date between l.snapshot_date - 89 and l.snapshot_date
     group by l.store_id, l.sku
 ),
 
@@ -35,9 +35,9 @@ demand_last_30_days as (
     -- every one of the 30 days, 0 when nothing sold, for the variability of daily demand
     select l.store_id, l.sku, coalesce(d.units_ordered, 0) as units_sold
     from latest_snapshots as l
-    cross join lateral generate_series(l.snapshot_date - 29, l.snapshot_date, interval '1 day') as day (date_day)
+    cross join lateral generate_series(l.snapshot_date - 29, l.snapshot_date, interval '1 day') as calendar_day (date_day)
     left join daily_units_sold as d
-        on d.store_id = l.store_id and d.sku = l.sku and d.order_date = day.date_day::date
+        on d.store_id = l.store_id and d.sku = l.sku and d.order_date = calendar_day.date_day::date
 ),
 
 demand_variability as (
@@ -57,8 +57,8 @@ snapshot_history as (
     from latest_snapshots as l
     inner join {{ ref('fct_inventory_daily') }} as h
         on h.store_id = l.store_id
-        and h.sku = l.sku
-        and h.snapshot_date between l.snapshot_date - 89 and l.snapshot_date
+            and h.sku = l.sku
+            and h.snapshot_date between l.snapshot_date - 89 and l.snapshot_date
     group by l.store_id, l.sku
 ),
 
@@ -68,17 +68,17 @@ stockout_days as (
     from latest_snapshots as l
     inner join {{ ref('fct_inventory_daily') }} as h
         on h.store_id = l.store_id
-        and h.sku = l.sku
-        and h.snapshot_date between l.snapshot_date - 29 and l.snapshot_date
-        and h.fulfillable_quantity = 0
+            and h.sku = l.sku
+            and h.snapshot_date between l.snapshot_date - 29 and l.snapshot_date
+            and h.fulfillable_quantity = 0
     where exists (
-        select 1
-        from daily_units_sold as d
-        where d.store_id = h.store_id
-          and d.sku = h.sku
-          and d.order_date between h.snapshot_date - 30 and h.snapshot_date - 1
-          and d.units_ordered > 0
-    )
+            select 1
+            from daily_units_sold as d
+            where d.store_id = h.store_id
+                and d.sku = h.sku
+                and d.order_date between h.snapshot_date - 30 and h.snapshot_date - 1
+                and d.units_ordered > 0
+        )
     group by l.store_id, l.sku
 ),
 
@@ -96,13 +96,17 @@ aged_stock as (
     group by store_id, sku
 ),
 
+planning_overrides as (
+    {{ inventory_store_planning_overrides() }}
+),
+
 planning_settings as (
     select
         s.store_id,
         coalesce(o.lead_time_days, {{ inventory_default_lead_time_days() }}) as lead_time_days,
         coalesce(o.service_level, {{ inventory_default_service_level() }}) as service_level
     from (select distinct store_id from latest_snapshots) as s
-    left join ({{ inventory_store_planning_overrides() }}) as o on o.store_id = s.store_id
+    left join planning_overrides as o on o.store_id = s.store_id
 ),
 
 planning_z as (
@@ -163,15 +167,15 @@ select
     units_sold_t7,
     units_sold_t30,
     units_sold_t90,
-    days_of_supply::numeric(18,2) as days_of_supply,
-    (on_hand_quantity * 30.0 / nullif(units_sold_t30 * 7, 0))::numeric(18,2) as weeks_of_cover_t30,
-    (on_hand_quantity * 90.0 / nullif(units_sold_t90 * 7, 0))::numeric(18,2) as weeks_of_cover_t90,
-    (units_sold_t90 / nullif(average_on_hand_90d, 0))::numeric(18,4) as sell_through_rate_90d,
-    average_on_hand_90d::numeric(18,2) as average_on_hand_90d,
+    days_of_supply::numeric(18, 2) as days_of_supply,
+    (on_hand_quantity * 30.0 / nullif(units_sold_t30 * 7, 0))::numeric(18, 2) as weeks_of_cover_t30,
+    (on_hand_quantity * 90.0 / nullif(units_sold_t90 * 7, 0))::numeric(18, 2) as weeks_of_cover_t90,
+    (units_sold_t90 / nullif(average_on_hand_90d, 0))::numeric(18, 4) as sell_through_rate_90d,
+    average_on_hand_90d::numeric(18, 2) as average_on_hand_90d,
     stockout_days_30d,
     in_stock_days_30d,
     observed_days_30d,
-    (in_stock_days_30d * 100.0 / nullif(observed_days_30d, 0))::numeric(9,2) as in_stock_rate_30d,
+    (in_stock_days_30d * 100.0 / nullif(observed_days_30d, 0))::numeric(9, 2) as in_stock_rate_30d,
     greatest(0, on_hand_quantity - 3 * units_sold_t30) as excess_units,
     coalesce(aged_0_90_units, 0) as aged_0_90_units,
     coalesce(aged_91_180_units, 0) as aged_91_180_units,
@@ -180,12 +184,12 @@ select
     coalesce(aged_365_plus_units, 0) as aged_365_plus_units,
     coalesce(aged_buckets_estimated, false) as aged_buckets_estimated,
     lead_time_days,
-    service_level::numeric(9,4) as service_level,
-    z_score::numeric(9,4) as z_score,
-    average_daily_units_t30::numeric(18,4) as average_daily_units_t30,
-    stddev_daily_units_t30::numeric(18,4) as stddev_daily_units_t30,
-    lead_time_demand::numeric(18,2) as lead_time_demand,
-    safety_stock::numeric(18,2) as safety_stock,
+    service_level::numeric(9, 4) as service_level,
+    z_score::numeric(9, 4) as z_score,
+    average_daily_units_t30::numeric(18, 4) as average_daily_units_t30,
+    stddev_daily_units_t30::numeric(18, 4) as stddev_daily_units_t30,
+    lead_time_demand::numeric(18, 2) as lead_time_demand,
+    safety_stock::numeric(18, 2) as safety_stock,
     ceil(lead_time_demand + safety_stock)::integer as reorder_point,
     greatest(0, ceil(lead_time_demand + safety_stock)::integer - on_hand_quantity - inbound_quantity)
         as suggested_reorder_qty,

@@ -48,7 +48,7 @@ daily_changes as (
 ),
 
 calendar as (
-    {{ date_spine('(select min(activity_date) from user_days)', '(select max(activity_date) from user_days)') }}
+    {{ day_spine('(select min(activity_date) from user_days)', '(select max(activity_date) from user_days)') }}
 ),
 
 counts as (

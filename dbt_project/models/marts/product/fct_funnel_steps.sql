@@ -36,7 +36,7 @@ entry_sessions as (
         select channel, device_type
         from {{ ref('fct_sessions') }} as fs
         where fs.user_key = e.user_key
-          and fs.started_at <= e.entered_at
+            and fs.started_at <= e.entered_at
         order by fs.started_at desc
         limit 1
     ) as s on true
@@ -55,12 +55,16 @@ user_breakdowns as (
 
 funnel_definitions as (
     {%- if funnels | length == 0 %}
-    select null::text as funnel_name, null::text as funnel_mode, null::numeric as window_days,
+    select
+        null::text as funnel_name, null::text as funnel_mode, null::numeric as window_days,
         null::integer as step_number, null::text as step_name
     where false
     {%- else %}
+    -- the rows of the values list render on one line: line length is not checked here
+    -- noqa: disable=LT05
     select *
-    from (values
+    from (
+        values
         {%- for funnel in funnels %}
         {%- set outer = loop %}
         {%- for step in funnel.steps %}
@@ -68,6 +72,7 @@ funnel_definitions as (
         {%- endfor %}
         {%- endfor %}
     ) as definitions (funnel_name, funnel_mode, window_days, step_number, step_name)
+    -- noqa: enable=LT05
     {%- endif %}
 ),
 
@@ -87,7 +92,7 @@ step_counts as (
     from user_steps as s
     inner join user_breakdowns as b
         on b.funnel_name = s.funnel_name
-        and b.user_key = s.user_key
+            and b.user_key = s.user_key
     group by s.funnel_name, b.breakdown_type, b.breakdown_value, s.step_number
 ),
 
@@ -107,9 +112,9 @@ steps as (
         on v.funnel_name = d.funnel_name
     left join step_counts as c
         on c.funnel_name = d.funnel_name
-        and c.breakdown_type = v.breakdown_type
-        and c.breakdown_value = v.breakdown_value
-        and c.step_number = d.step_number
+            and c.breakdown_type = v.breakdown_type
+            and c.breakdown_value = v.breakdown_value
+            and c.step_number = d.step_number
 ),
 
 with_previous as (

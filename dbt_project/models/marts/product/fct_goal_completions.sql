@@ -30,9 +30,10 @@ with session_days as (
         s.channel,
         covered_day::date as activity_date
     from {{ ref('fct_sessions') }} as s
-    cross join lateral generate_series(
-        s.session_date, (s.ended_at at time zone 'UTC')::date, interval '1 day'
-    ) as covered_day
+    cross join
+        lateral generate_series(
+            s.session_date, (s.ended_at at time zone 'UTC')::date, interval '1 day'
+        ) as covered_day
     where {{ product_lookback_window_filter('s.session_date', 'activity') }}
 ),
 
@@ -44,7 +45,8 @@ active_users as (
 
 goal_events as (
     {%- if goals | length == 0 %}
-    select null::text as goal_name, null::text as user_key, null::timestamptz as event_timestamp,
+    select
+        null::text as goal_name, null::text as user_key, null::timestamptz as event_timestamp,
         null::date as activity_date
     where false
     {%- else %}
@@ -54,14 +56,15 @@ goal_events as (
         e.event_timestamp,
         e.event_date as activity_date
     from {{ ref('int_events_stitched') }} as e
-    cross join lateral unnest(array[
-        {%- for g in goals %}
-        case when {{ product_goal_condition(g) | indent(12) }} then {{ product_sql_string(g.name) }} end
-        {{- "," if not loop.last }}
-        {%- endfor %}
-    ]) as goal (goal_name)
+    cross join
+        lateral unnest(array[
+            {%- for g in goals %}
+            case when {{ product_goal_condition(g) | indent(12) }} then {{ product_sql_string(g.name) }} end
+            {{- "," if not loop.last }}
+            {%- endfor %}
+        ]) as goal (goal_name)
     where goal.goal_name is not null
-      and {{ partition_window_filter('e.event_date', 'activity') }}
+        and {{ partition_window_filter('e.event_date', 'activity') }}
     {%- endif %}
 ),
 
@@ -76,7 +79,7 @@ completions as (
         select channel
         from {{ ref('fct_sessions') }} as fs
         where fs.user_key = g.user_key
-          and fs.started_at <= g.event_timestamp
+            and fs.started_at <= g.event_timestamp
         order by fs.started_at desc
         limit 1
     ) as s on true
@@ -84,10 +87,12 @@ completions as (
 
 goals as (
     {%- if goals | length == 0 %}
-    select null::text as goal_name where false
+    select null::text as goal_name
+    where false
     {%- else %}
     select goal_name
-    from (values
+    from (
+        values
         {%- for g in goals %}
         ({{ product_sql_string(g.name) }}){{ "," if not loop.last }}
         {%- endfor %}
@@ -146,8 +151,8 @@ select
 from scaffold as s
 left join channel_days as cd
     on cd.activity_date = s.activity_date
-    and cd.channel = s.channel
+        and cd.channel = s.channel
 left join completion_counts as cc
     on cc.activity_date = s.activity_date
-    and cc.goal_name = s.goal_name
-    and cc.channel = s.channel
+        and cc.goal_name = s.goal_name
+        and cc.channel = s.channel

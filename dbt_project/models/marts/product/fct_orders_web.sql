@@ -36,7 +36,7 @@ with completed as (
     left join {{ ref('int_identity_map') }} as m
         on m.anonymous_id = t.anonymous_id
     where t.event_name = 'Order Completed'
-      and t.order_id is not null
+        and t.order_id is not null
 ),
 
 orders as (
@@ -54,7 +54,7 @@ refunds as (
         min(event_timestamp) as first_refunded_at
     from {{ ref('stg_events__tracks') }}
     where event_name = 'Order Refunded'
-      and order_id is not null
+        and order_id is not null
     group by order_id
 ),
 
@@ -79,7 +79,7 @@ order_details as (
         select fs.session_id, fs.channel, fs.device_type
         from {{ ref('fct_sessions') }} as fs
         where fs.user_key = o.user_key
-          and fs.started_at <= o.ordered_at
+            and fs.started_at <= o.ordered_at
         order by fs.started_at desc
         limit 1
     ) as s on true

@@ -54,7 +54,7 @@ with events as (
         user_agent
     from {{ ref('int_events_stitched') }}
     where is_interactive
-      and {{ product_lookback_window_filter('event_date', 'sessions') }}
+        and {{ product_lookback_window_filter('event_date', 'sessions') }}
 ),
 
 with_previous_event as (
@@ -135,7 +135,9 @@ sessions_aggregated as (
         bool_or(is_identified) as is_identified,
         (array_agg(user_id order by event_timestamp, message_id) filter (where user_id is not null))[1] as user_id,
         (array_agg(anonymous_id order by event_timestamp, message_id) filter (where anonymous_id is not null))[1] as anonymous_id,
-        lower((array_agg(user_agent order by event_timestamp, message_id) filter (where user_agent is not null))[1]) as lowercase_user_agent,
+        lower(
+            (array_agg(user_agent order by event_timestamp, message_id) filter (where user_agent is not null))[1]
+        ) as lowercase_user_agent,
         array_agg(page_path order by event_timestamp, message_id) filter (where event_type = 'page') as page_view_paths,
         (array_agg(page_url order by event_timestamp, message_id) filter (where event_type = 'page'))[1] as landing_page_url,
         max(page_path) filter (where is_session_start) as first_event_page_path,

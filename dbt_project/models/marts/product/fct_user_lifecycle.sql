@@ -41,7 +41,7 @@ active_statuses as (
         on f.user_key = w.user_key
     left join user_weeks as previous_week
         on previous_week.user_key = w.user_key
-        and previous_week.week_start = w.week_start - 7
+            and previous_week.week_start = w.week_start - 7
 ),
 
 dormant as (
@@ -51,7 +51,7 @@ dormant as (
     from user_weeks as w
     left join user_weeks as next_week
         on next_week.user_key = w.user_key
-        and next_week.week_start = w.week_start + 7
+            and next_week.week_start = w.week_start + 7
     where next_week.user_key is null
     group by w.week_start + 7
 ),

@@ -58,5 +58,5 @@ select
     view_type,
     units_ordered,
     units_returned,
-    ({{ safe_divide('units_returned * 100', 'units_ordered') }})::numeric(9,2) as return_rate
+    ({{ safe_divide('units_returned * 100', 'units_ordered') }})::numeric(9, 2) as return_rate
 from both_views

@@ -30,8 +30,8 @@ select
     has_order_line,
     order_date,
     currency,
-    unit_price::numeric(18,2) as unit_price,
-    refund_amount::numeric(18,2) as refund_amount,
+    unit_price::numeric(18, 2) as unit_price,
+    refund_amount::numeric(18, 2) as refund_amount,
     days_to_return
 from {{ ref('int_returns_priced') }}
 where {{ partition_window_filter('return_date', 'returns') }}

@@ -29,8 +29,8 @@ select
     detailed_disposition,
     return_lines,
     units_returned,
-    ({{ safe_divide('units_returned * 100', 'store_units_returned') }})::numeric(9,2) as share_of_store_returns,
-    ({{ safe_divide('units_returned * 100', 'reason_units_returned') }})::numeric(9,2) as share_of_reason_returns,
+    ({{ safe_divide('units_returned * 100', 'store_units_returned') }})::numeric(9, 2) as share_of_store_returns,
+    ({{ safe_divide('units_returned * 100', 'reason_units_returned') }})::numeric(9, 2) as share_of_reason_returns,
     reason_units_returned,
-    ({{ safe_divide('reason_units_resellable * 100', 'reason_units_returned') }})::numeric(9,2) as reason_resellable_share
+    ({{ safe_divide('reason_units_resellable * 100', 'reason_units_returned') }})::numeric(9, 2) as reason_resellable_share
 from with_totals

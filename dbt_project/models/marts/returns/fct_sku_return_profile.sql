@@ -99,15 +99,15 @@ select
     window_end,
     units_sold_90d,
     units_returned_90d,
-    return_rate_90d::numeric(9,2) as return_rate_90d,
-    store_return_rate_90d::numeric(9,2) as store_return_rate_90d,
-    high_return_threshold::numeric(9,2) as high_return_threshold,
+    return_rate_90d::numeric(9, 2) as return_rate_90d,
+    store_return_rate_90d::numeric(9, 2) as store_return_rate_90d,
+    high_return_threshold::numeric(9, 2) as high_return_threshold,
     coalesce(
         units_sold_90d >= {{ var('high_return_min_units') }} and return_rate_90d > high_return_threshold,
         false
     ) as is_high_return,
     units_returned_total,
-    resellable_share::numeric(9,2) as resellable_share,
-    days_to_return_median::numeric(9,2) as days_to_return_median,
-    days_to_return_p90::numeric(9,2) as days_to_return_p90
+    resellable_share::numeric(9, 2) as resellable_share,
+    days_to_return_median::numeric(9, 2) as days_to_return_median,
+    days_to_return_p90::numeric(9, 2) as days_to_return_p90
 from measures

@@ -7,6 +7,7 @@ with ranked as (
         ) as version_rank
     from {{ source('raw', 'amazon_inventory') }} as i
 )
+
 select
     store_id,
     snapshot_date,
@@ -25,10 +26,10 @@ select
     coalesce(afn_inbound_shipped_quantity, 0) as inbound_shipped_quantity,
     coalesce(afn_inbound_receiving_quantity, 0) as inbound_receiving_quantity,
     coalesce(afn_inbound_working_quantity, 0) + coalesce(afn_inbound_shipped_quantity, 0)
-        + coalesce(afn_inbound_receiving_quantity, 0) as inbound_quantity,
+    + coalesce(afn_inbound_receiving_quantity, 0) as inbound_quantity,
     coalesce(afn_researching_quantity, 0) as researching_quantity,
     -- documented identities; a row that breaks them is kept and flagged
     coalesce(afn_warehouse_quantity, 0) <> coalesce(afn_fulfillable_quantity, 0)
-        + coalesce(afn_unsellable_quantity, 0) + coalesce(afn_reserved_quantity, 0) as breaks_warehouse_identity
+    + coalesce(afn_unsellable_quantity, 0) + coalesce(afn_reserved_quantity, 0) as breaks_warehouse_identity
 from ranked
 where version_rank = 1

@@ -7,9 +7,11 @@ with ranked as (
     select distinct on (o.store_id, o.amazon_order_id, o.sku)
         o.*
     from {{ source('raw', 'amazon_orders') }} as o
-    order by o.store_id, o.amazon_order_id, o.sku,
+    order by
+        o.store_id asc, o.amazon_order_id asc, o.sku asc,
         o.last_updated_date desc nulls last, o._partition_date desc, o._row_number desc
 )
+
 select
     {{ surrogate_key(['r.store_id', 'r.amazon_order_id', 'r.sku']) }} as order_line_id,
     r.store_id,

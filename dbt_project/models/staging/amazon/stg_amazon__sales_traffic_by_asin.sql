@@ -8,6 +8,7 @@ with ranked as (
         ) as version_rank
     from {{ source('raw', 'amazon_sales_traffic_by_asin') }} as t
 )
+
 select
     store_id,
     report_date,

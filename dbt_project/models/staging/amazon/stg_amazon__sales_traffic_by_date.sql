@@ -7,6 +7,7 @@ with ranked as (
         ) as version_rank
     from {{ source('raw', 'amazon_sales_traffic_by_date') }} as t
 )
+
 select
     store_id,
     report_date,

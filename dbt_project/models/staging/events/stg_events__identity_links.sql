@@ -11,5 +11,5 @@ select
     max(event_timestamp) as last_linked_at
 from {{ source('raw', 'events') }}
 where anonymous_id is not null
-  and user_id is not null
+    and user_id is not null
 group by anonymous_id, user_id

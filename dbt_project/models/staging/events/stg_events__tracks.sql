@@ -34,7 +34,8 @@ select
     upper(nullif(trim(properties ->> 'currency'), '')) as currency,
     case when jsonb_typeof(properties -> 'products') = 'array' then properties -> 'products' end as products,
     case when jsonb_typeof(properties -> 'products') = 'array'
-        then jsonb_array_length(properties -> 'products') end as product_count,
+            then jsonb_array_length(properties -> 'products')
+    end as product_count,
     -- Experiment Viewed
     nullif(trim(properties ->> 'experiment_id'), '') as experiment_id,
     nullif(trim(properties ->> 'variation_id'), '') as variation_id,
