@@ -1,0 +1,172 @@
+"""`nexus db` on an embedded server of its own, and what `nexus run` prints around a run
+(the run itself replaced by a recorded outcome; the warehouse summary read from a real database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from nexus_pipelines import cli
+from nexus_pipelines.lib.config import load_settings
+from nexus_pipelines.lib.dagster_home import STORAGE_URL_ENV
+from nexus_pipelines.lib.warehouse import embedded
+
+
+def nexus(*args: str):
+    return CliRunner().invoke(cli.main, list(args), prog_name="nexus")
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("NEXUS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DAGSTER_HOME", "/nonexistent/before")
+    monkeypatch.setenv(STORAGE_URL_ENV, "before")
+    return monkeypatch
+
+
+@pytest.fixture
+def embedded_home(clean_env):
+    # outside pytest's private basetemp: the server runs as its own system user under root
+    home = Path(tempfile.mkdtemp(prefix="nexus-cli-"))
+    clean_env.setenv("NEXUS_HOME", str(home))
+    yield home
+    embedded.stop(load_settings({"NEXUS_HOME": str(home)}))
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_db_url_starts_the_server_and_status_start_stop_follow_it(embedded_home):
+    pgdata = embedded_home / "pgdata"
+    url = nexus("db", "url")
+    assert url.exit_code == 0, url.output
+    assert url.stdout == f"postgresql://postgres@/nexus?host={pgdata}&port=5432\n"
+    with psycopg.connect(url.stdout.strip()) as conn:
+        assert conn.execute("select current_database(), current_setting('timezone')").fetchone() == (
+            "nexus",
+            "UTC",
+        )
+
+    pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    status = nexus("db", "status")
+    assert (status.exit_code, status.stdout) == (0, f"running  pid {pid}  data {pgdata}  socket {pgdata}\n")
+    start = nexus("db", "start")  # already running: the same server
+    assert (start.exit_code, start.stdout) == (0, f"running: {url.stdout.strip()}\n")
+    assert int((pgdata / "postmaster.pid").read_text().splitlines()[0]) == pid
+
+    stop = nexus("db", "stop")
+    assert (stop.exit_code, stop.stdout) == (0, "stopped\n")
+    stopped = nexus("db", "status")
+    assert (stopped.exit_code, stopped.stdout) == (3, f"stopped  data {pgdata}\n")
+    again = nexus("db", "stop")
+    assert (again.exit_code, again.stdout) == (0, "was not running\n")
+
+
+@pytest.fixture
+def run_env(clean_env, fresh_db, tmp_path):
+    clean_env.setenv("NEXUS_HOME", str(tmp_path / "home"))
+    clean_env.setenv("NEXUS_LANDING_DIR", str(tmp_path / "landing"))
+    clean_env.setenv("NEXUS_DATABASE_URL", fresh_db)
+    clean_env.setenv("NEXUS_DAGSTER_DATABASE_URL", fresh_db)  # not opened: the runner is replaced
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("create schema raw; create table raw.amazon_orders (purchase_date date)")
+        conn.execute("insert into raw.amazon_orders values ('2026-03-01'), ('2026-03-03')")
+        conn.execute("create schema marts; create view marts.v as select 1 as x")
+    return fresh_db
+
+
+def fake_runner(monkeypatch, outcome):
+    from nexus_pipelines.defs import runner
+
+    calls = []
+
+    def run_window(start, end, *, force, settings, on_line):
+        calls.append((start, end, force))
+        if on_line is not None:
+            on_line("start raw_amazon_orders")
+        return outcome
+
+    monkeypatch.setattr(runner, "run_window", run_window)
+    return calls
+
+
+def test_run_prints_the_summary_and_what_was_skipped(run_env, clean_env, tmp_path):
+    from nexus_pipelines.defs.runner import RunOutcome
+
+    outcome = RunOutcome(
+        True,
+        "run-123",
+        dt.date(2026, 3, 1),
+        dt.date(2026, 3, 3),
+        [],
+        swept_runs=["run-dead"],
+        failed_checks=["marts/fct_orders:not_null_order_id (WARN)"],
+        skipped_steps=["dbt_product", "clv"],
+    )
+    calls = fake_runner(clean_env, outcome)
+    result = nexus("run", "--from", "2026-03-01", "--to", "2026-03-03")
+    assert result.exit_code == 0, result.output
+    assert calls == [(dt.date(2026, 3, 1), dt.date(2026, 3, 3), False)]
+    out = result.stdout.splitlines()
+    where = run_env.split("@")[-1]
+    assert out[0] == f"materializing every asset (landing folder {tmp_path / 'landing'}) ..."
+    assert out[1:8] == [
+        "",
+        "raw",
+        "  amazon_orders                              table            2 rows  2026-03-01 .. 2026-03-03",
+        "",
+        "marts",
+        "  v                                          view      (not counted)  ",
+        "",
+    ]
+    assert out[8].startswith("partitions 2026-03-01 .. 2026-03-03, run run-123, ")
+    assert out[8].endswith(" s")
+    assert out[9:] == [
+        f"warehouse: NEXUS_DATABASE_URL ({where})",
+        "open the UI: `make dev` (or `nexus dev`), then http://localhost:3000",
+        "skipped (nothing upstream changed): dbt_product, clv",
+    ]
+    assert result.stderr.splitlines() == [
+        "start raw_amazon_orders",
+        "marked failed: run run-dead (its process ended without finishing it)",
+        "checks that did not pass: marts/fct_orders:not_null_order_id (WARN)",
+    ]
+
+
+def test_a_failed_run_exits_1_and_lists_each_failed_step_with_its_error(run_env, clean_env):
+    from nexus_pipelines.defs.runner import RunOutcome
+
+    outcome = RunOutcome(
+        False,
+        "run-9",
+        dt.date(2026, 3, 1),
+        dt.date(2026, 3, 1),
+        ["raw_amazon_orders", "dbt_amazon"],
+        {"raw_amazon_orders": "DeadlockDetected: deadlock detected", "dbt_amazon": "dbt exited 2"},
+    )
+    fake_runner(clean_env, outcome)
+    result = nexus("run", "--force")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "start raw_amazon_orders",
+        "FAILED steps: raw_amazon_orders, dbt_amazon",
+        "  raw_amazon_orders: DeadlockDetected: deadlock detected",
+        "  dbt_amazon: dbt exited 2",
+    ]
+    assert "partitions 2026-03-01 .. 2026-03-01, run run-9, " in result.stdout
+
+
+def test_a_failed_run_without_step_failures_says_where_to_look(run_env, clean_env):
+    from nexus_pipelines.defs.runner import RunOutcome
+
+    fake_runner(clean_env, RunOutcome(False, "run-10", dt.date(2026, 3, 1), dt.date(2026, 3, 1), []))
+    result = nexus("run")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "FAILED steps: (see the run in the UI)"
