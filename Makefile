@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-property test-scale dev venv clean db-stop benchmark bench
+.PHONY: demo test lint format mutation test-property test-scale dev venv clean db-stop benchmark bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,24 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/nexus demo
 
-## make test: the whole test suite, integration tests on a real embedded PostgreSQL
-test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+## make lint: ruff (lint and format), mypy and sqlfluff; what `make test` runs first
+lint: $(STAMP)
+	$(BIN)/ruff check nexus_pipelines tests benchmarks tools
+	$(BIN)/ruff format --check nexus_pipelines tests benchmarks tools
+	$(BIN)/mypy
+	cd dbt_project && ../$(BIN)/sqlfluff lint models --processes 2 --disable-progress-bar
+
+## make format: apply ruff's fixes and formatting
+format: $(STAMP)
+	$(BIN)/ruff check --fix nexus_pipelines tests benchmarks tools
+	$(BIN)/ruff format nexus_pipelines tests benchmarks tools
+
+## make test: lint, then the whole test suite (integration tests on a real embedded PostgreSQL)
+## with branch coverage, per package; fails under 90% (tool.coverage in pyproject.toml)
+test: lint
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q --cov --cov-report=term:skip-covered --cov-report=json:.coverage.json --cov-fail-under=0
+	$(BIN)/python tools/coverage_by_package.py .coverage.json
+	$(BIN)/coverage report --data-file=.coverage --format=total >/dev/null || { echo "coverage is under the threshold (tool.coverage.report.fail_under)"; exit 1; }
 
 ## make test-property: the partial-runs invariant over many more seeded cases (NEXUS_PROPERTY_CASES, default 24; ~20 min)
 test-property: $(STAMP)
