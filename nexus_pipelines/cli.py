@@ -67,6 +67,20 @@ def _generate_options(f):
     return f
 
 
+def _check_generator_options(**params) -> None:
+    """The generator's own bounds (SynthConfig's), checked before anything is written: an option
+    out of range is a usage error that names the option, not a traceback."""
+    from .demo import SynthConfig
+
+    try:
+        SynthConfig(**params)
+    except ValueError as exc:
+        ctx = click.get_current_context()
+        field = str(exc).split(maxsplit=1)[0] if str(exc) else ""
+        param = next((p for p in ctx.command.params if p.name == field), None)
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+
+
 def _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out, *, reuse: bool) -> Path:
     from .demo import generate
 
@@ -96,6 +110,16 @@ def _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, 
 @main.command(help="Write a deterministic synthetic data set into the landing folder.")
 @_generate_options
 def generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out):
+    _check_generator_options(
+        seed=seed,
+        start=start,
+        days=days,
+        stores=stores,
+        skus=skus,
+        users=users,
+        events_per_day=events_per_day,
+        bad_rows=bad_rows,
+    )
     _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out, reuse=False)
 
 
@@ -162,6 +186,16 @@ def run(start, end, force, verbose):
 @main.command(help="generate (reusing identical earlier output) + run.")
 @_generate_options
 def demo(seed, start, days, stores, skus, users, events_per_day, bad_rows, out):
+    _check_generator_options(
+        seed=seed,
+        start=start,
+        days=days,
+        stores=stores,
+        skus=skus,
+        users=users,
+        events_per_day=events_per_day,
+        bad_rows=bad_rows,
+    )
     if out is not None:
         os.environ["NEXUS_LANDING_DIR"] = str(out.resolve())
     _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out, reuse=True)

@@ -21,20 +21,46 @@ SHOWN_EVENTS = {
 }
 
 
+# the class Dagster wraps an exception raised inside an op in; its message only names the op
+STEP_WRAPPER_CLASS = "DagsterExecutionStepExecutionError"
+WRAPPER_MESSAGE = "Error occurred while executing"
+
+
+def _after_class_name(text: str, kind: str) -> str | None:
+    """What follows the class name ``text`` starts with, or None when it starts with none.
+
+    Python's traceback module writes a message as ``ClassName: ...``, with the module for a class
+    that is not built in (``psycopg.errors.DeadlockDetected: ...``); Dagster keeps that text as
+    the message and the bare class name as ``cls_name``.
+    """
+    if not kind:
+        return None
+    head, _colon, rest = text.partition(":")
+    qualified = all(part.isidentifier() for part in head.split("."))
+    if qualified and (head == kind or head.endswith("." + kind)):
+        return rest.strip()
+    return None
+
+
 def describe_error(error) -> str:
     """The whole causal chain of a Dagster ``SerializableErrorInfo``, innermost cause last.
 
-    A failure inside an op arrives wrapped ("Error occurred while executing op ...:"); what the
-    user needs is the cause under it (a deadlock, a lost connection, a bad file name).
+    A failure inside an op arrives wrapped (``dagster._core.errors.DagsterExecutionStepExecutionError:
+    Error occurred while executing op ...:``); what the user needs is the cause under it (a
+    deadlock, a lost connection, a bad file name). Each link is one ``ClassName: message`` line.
     """
     lines: list[str] = []
     seen = 0
     while error is not None and seen < 10:
+        kind = error.cls_name or ""
         text = (error.message or "").strip()
-        if text and not text.startswith("Error occurred while executing"):
-            kind = error.cls_name or ""
-            lines.append(text if not kind or text.startswith(kind) else f"{kind}: {text}")
-        error = error.cause or getattr(error, "context", None)
+        after = _after_class_name(text, kind)
+        below = error.cause or getattr(error, "context", None)
+        # the wrapper is left out when there is a cause under it to show instead
+        wrapper = kind == STEP_WRAPPER_CLASS or (text if after is None else after).startswith(WRAPPER_MESSAGE)
+        if text and not (wrapper and below is not None):
+            lines.append(text if after is not None or not kind else f"{kind}: {text}")
+        error = below
         seen += 1
     return "\n".join(lines) or "(no error message)"
 

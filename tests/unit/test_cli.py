@@ -134,23 +134,33 @@ def test_the_date_callback():
     assert cli._date(None, None, "2026-03-01") == dt.date(2026, 3, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="out-of-range generator options (--skus 2, --days 0, --bad-rows 1.5, ...) reach "
-    "SynthConfig's ValueError uncaught: a traceback and exit code 1 instead of a usage error",
-)
+@pytest.mark.parametrize("command", ["generate", "demo"])
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--skus", "2"], "skus must be >= 4"),
-        (["--days", "0"], "days must be >= 1"),
-        (["--bad-rows", "1.5"], "bad_rows must be in [0, 1)"),
+        (["--skus", "2"], "Error: Invalid value for '--skus': skus must be >= 4"),
+        (["--days", "0"], "Error: Invalid value for '--days': days must be >= 1"),
+        (["--days", "-3"], "Error: Invalid value for '--days': days must be >= 1"),
+        (["--stores", "0"], "Error: Invalid value for '--stores': stores must be between 1 and"),
+        (["--bad-rows", "1.5"], "Error: Invalid value for '--bad-rows': bad_rows must be in [0, 1)"),
+        (["--bad-rows", "-0.1"], "Error: Invalid value for '--bad-rows': bad_rows must be in [0, 1)"),
+        (["--seed", "-1"], "Error: Invalid value for '--seed': seed must be >= 0"),
+        (["--users", "0"], "Error: Invalid value for '--users': users must be >= 1"),
+        (
+            ["--events-per-day", "-5"],
+            "Error: Invalid value for '--events-per-day': events_per_day must be >= 0",
+        ),
     ],
 )
-def test_an_out_of_range_generator_option_is_a_usage_error(env, tmp_path, args, message):
-    result = nexus("generate", "--out", str(tmp_path / "out"), *args)
-    assert message in usage_error(result)
+def test_an_out_of_range_generator_option_is_a_usage_error(
+    env, monkeypatch, tmp_path, command, args, message
+):
+    ran = []
+    monkeypatch.setattr(cli, "_run", lambda *a, **k: ran.append(a) or True)
+    out = tmp_path / "out"
+    result = nexus(command, "--out", str(out), *args)
+    assert usage_error(result).startswith(message)
+    assert not out.exists() and ran == []  # checked before anything is written or run
 
 
 # ---------------------------------------------------------------- generate

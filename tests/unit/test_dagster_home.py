@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy.exc import ArgumentError
 
 from nexus_pipelines.lib.config import load_settings
 from nexus_pipelines.lib.dagster_home import (
     STORAGE_URL_ENV,
+    conninfo_url,
     dagster_yaml,
     prepare_dagster_home,
     sqlalchemy_psycopg2_url,
@@ -124,13 +124,8 @@ def test_sqlalchemy_psycopg2_url(url, expected):
     assert sqlalchemy_psycopg2_url(url) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ArgumentError,
-    reason="a libpq key=value NEXUS_DATABASE_URL (accepted by psycopg, by dbt_env and by with_database) "
-    "gives Dagster a key=value storage string that SQLAlchemy cannot parse",
-)
 def test_a_key_value_database_url_still_gives_dagster_a_url(tmp_path, clean_env):
+    from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
     from sqlalchemy.engine import make_url
 
     from nexus_pipelines.lib.warehouse import connection
@@ -144,4 +139,78 @@ def test_a_key_value_database_url_still_gives_dagster_a_url(tmp_path, clean_env)
     )
     clean_env.setattr(connection, "_ensure_database", lambda admin_url, name: None)
     prepare_dagster_home(settings)
-    make_url(os.environ[STORAGE_URL_ENV])
+    url = os.environ[STORAGE_URL_ENV]
+    assert url == "postgresql+psycopg2://postgres@/nexus_dagster?host=/tmp/sock&port=5432"
+    _args, kwargs = PGDialect_psycopg2().create_connect_args(make_url(url))
+    assert kwargs == {"host": "/tmp/sock", "port": "5432", "user": "postgres", "dbname": "nexus_dagster"}
+
+
+def test_a_key_value_dagster_database_url_is_a_url_too(tmp_path, clean_env):
+    settings = settings_for(
+        tmp_path, NEXUS_DAGSTER_DATABASE_URL="host=db.internal port=5433 user=dagster password=pw dbname=runs"
+    )
+    prepare_dagster_home(settings)
+    assert os.environ[STORAGE_URL_ENV] == "postgresql+psycopg2://dagster:pw@db.internal:5433/runs"
+
+
+@pytest.mark.parametrize(
+    ("conninfo", "expected", "connect_args"),
+    [
+        # TCP: credentials and the database percent-encoded, other parameters in the query
+        (
+            "host=db.example.com port=5433 user='a@b c' password='p:w/@%?' dbname='my db' "
+            "sslmode=require options='-c search_path=x'",
+            "postgresql://a%40b%20c:p%3Aw%2F%40%25%3F@db.example.com:5433/my%20db"
+            "?options=-c%20search_path%3Dx&sslmode=require",
+            {
+                "host": "db.example.com",
+                "port": 5433,
+                "user": "a@b c",
+                "password": "p:w/@%?",
+                "dbname": "my db",
+                "sslmode": "require",
+                "options": "-c search_path=x",
+            },
+        ),
+        (
+            "host=10.0.0.7 user=u dbname=d",
+            "postgresql://u@10.0.0.7/d",
+            {"host": "10.0.0.7", "user": "u", "dbname": "d"},
+        ),
+        (
+            "host=::1 port=5432 dbname=d",
+            "postgresql://[::1]:5432/d",
+            {"host": "::1", "port": 5432, "dbname": "d"},
+        ),
+        ("host=my_db dbname=d", "postgresql://my_db/d", {"host": "my_db", "dbname": "d"}),
+        # a unix socket directory (and its port) in the query, as in the embedded server's URL
+        (
+            "host=/run/postgresql port=6000 user=postgres dbname=d",
+            "postgresql://postgres@/d?host=/run/postgresql&port=6000",
+            {"host": "/run/postgresql", "port": "6000", "user": "postgres", "dbname": "d"},
+        ),
+        # several hosts: libpq's comma lists, passed through as they are
+        (
+            "host=h1,h2 port=5432,5433 dbname=d",
+            "postgresql:///d?host=h1%2Ch2&port=5432%2C5433",
+            {"host": "h1,h2", "port": "5432,5433", "dbname": "d"},
+        ),
+        # no host: libpq's default socket
+        ("dbname=d port=6000", "postgresql:///d?port=6000", {"dbname": "d", "port": "6000"}),
+        ("user=u password='' dbname=d", "postgresql://u@/d", {"user": "u", "dbname": "d"}),
+    ],
+)
+def test_conninfo_url(conninfo, expected, connect_args):
+    from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+    from sqlalchemy.engine import make_url
+
+    assert conninfo_url(conninfo) == expected
+    _args, kwargs = PGDialect_psycopg2().create_connect_args(make_url(sqlalchemy_psycopg2_url(conninfo)))
+    assert kwargs == connect_args
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u@h/d", "postgresql+psycopg2://u@h/d", "sqlite:///tmp/x.db", "", "  "]
+)
+def test_conninfo_url_leaves_a_url_alone(url):
+    assert conninfo_url(url) == url

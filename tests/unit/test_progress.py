@@ -91,6 +91,42 @@ def test_a_message_without_a_class_name_stands_alone_and_blank_links_are_skipped
     assert describe_error(chain) == "top\nbottom"
 
 
+def test_the_wrapper_is_dropped_when_its_message_starts_with_its_qualified_class_name():
+    # Dagster 1.13 keeps the traceback module's text: the wrapper's message names its class first
+    chain = error(
+        "dagster._core.errors.DagsterExecutionStepExecutionError: "
+        'Error occurred while executing op "raw_amazon_orders":\n',
+        "DagsterExecutionStepExecutionError",
+        cause=error("psycopg.errors.LockNotAvailable: could not obtain lock\n", "LockNotAvailable"),
+    )
+    assert describe_error(chain) == "psycopg.errors.LockNotAvailable: could not obtain lock"
+
+
+def test_the_wrapper_class_is_dropped_whatever_its_message():
+    chain = error("step failed", "DagsterExecutionStepExecutionError", context=error("boom", "OSError"))
+    assert describe_error(chain) == "OSError: boom"
+
+
+def test_a_wrapper_with_nothing_under_it_is_shown_rather_than_nothing():
+    lone = error(
+        'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op "x":',
+        "DagsterExecutionStepExecutionError",
+    )
+    assert describe_error(lone) == (
+        'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op "x":'
+    )
+
+
+def test_a_qualified_class_name_is_not_repeated_and_a_lookalike_prefix_is_not_one():
+    assert describe_error(error("psycopg.OperationalError: gone", "OperationalError")) == (
+        "psycopg.OperationalError: gone"
+    )
+    assert describe_error(error("mymodule.NoMessage", "NoMessage")) == "mymodule.NoMessage"
+    # a sentence that happens to end in the class name before a colon is the message, not a name
+    assert describe_error(error("bad input. Error: x", "Error")) == "Error: bad input. Error: x"
+    assert describe_error(error("ValueErrors: many", "ValueError")) == "ValueError: ValueErrors: many"
+
+
 def test_nothing_to_say_and_no_error():
     assert describe_error(error("", "X")) == "(no error message)"
     assert describe_error(None) == "(no error message)"
@@ -148,7 +184,7 @@ def test_a_failed_step_shows_its_time_and_the_cause():
         cause=error("psycopg.errors.DeadlockDetected: deadlock detected", "DeadlockDetected"),
     )
     assert view.line(failed("raw_events", 7.04, err)) == (
-        "FAIL  raw_events (2.0 s)\nDeadlockDetected: psycopg.errors.DeadlockDetected: deadlock detected"
+        "FAIL  raw_events (2.0 s)\npsycopg.errors.DeadlockDetected: deadlock detected"
     )
 
 
@@ -292,14 +328,6 @@ def test_the_follower_on_a_real_run():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="describe_error skips only messages that start with 'Error occurred while executing'; Dagster "
-    "1.13 prefixes the wrapper with its qualified class name ('dagster._core.errors."
-    "DagsterExecutionStepExecutionError: Error occurred while executing op ...'), so the wrapper "
-    "line is printed (and recorded in ops.run_failures as the step's message) instead of the cause",
-)
 def test_a_real_failure_shows_only_the_cause_under_dagsters_wrapper():
     failure = next(line for line in follow_a_real_run() if line.startswith("FAIL  loaded"))
     assert failure.splitlines()[1:] == [
