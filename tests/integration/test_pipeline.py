@@ -133,22 +133,148 @@ def test_mart_revenue_equals_the_non_cancelled_raw_order_lines(pipeline):
     assert mart == in_window
 
 
-def test_python_asset_summarises_the_mart(pipeline):
-    url = pipeline["url"]
-    summary = {
-        (s, d): float(v)
-        for s, d, v in rows(url, "select store_id, day, sales from analytics.store_daily_summary")
-    }
-    mart = {
-        (s, d): float(v)
-        for s, d, v in rows(
-            url,
-            """
-        select store_id, order_date, sum(ordered_product_sales) from marts.fct_daily_sales group by 1, 2""",
+# Input of the hand-worked store_daily_summary case: (store, sku, day of March 2026, sales, units).
+# s1: sales on 13 of 15 days (no row at all on days 4 and 11), two SKUs on days 2, 5 and 15.
+# s2: a zero first week (explicit zero rows on days 1 and 5, nothing on the other days).
+# s3: seven days of sales, then nothing (days 8-13 missing, explicit zero rows on days 14, 15).
+SUMMARY_INPUT = [
+    ("s1", "A", 1, "10.00", 1),
+    ("s1", "A", 2, "15.00", 1),
+    ("s1", "B", 2, "5.00", 1),
+    ("s1", "A", 3, "30.00", 1),
+    ("s1", "A", 5, "25.50", 1),
+    ("s1", "B", 5, "14.50", 1),
+    ("s1", "A", 6, "50.00", 1),
+    ("s1", "A", 7, "60.00", 1),
+    ("s1", "A", 8, "70.00", 1),
+    ("s1", "A", 9, "80.00", 1),
+    ("s1", "A", 10, "90.00", 1),
+    ("s1", "A", 12, "100.00", 1),
+    ("s1", "A", 13, "110.00", 1),
+    ("s1", "A", 14, "120.00", 1),
+    ("s1", "A", 15, "60.25", 1),
+    ("s1", "B", 15, "69.75", 1),
+    ("s2", "A", 1, "0.00", 1),
+    ("s2", "A", 5, "0.00", 1),
+    ("s2", "A", 8, "35.00", 1),
+    ("s2", "A", 14, "14.00", 1),
+    ("s2", "A", 15, "21.00", 1),
+    *[("s3", "A", day, "7.00", 1) for day in range(1, 8)],
+    ("s3", "A", 14, "0.00", 1),
+    ("s3", "A", 15, "0.00", 1),
+]
+
+# Expected rows, worked out by hand, one list per store indexed by day 1..15 (None = NULL).
+# Daily sales (store and day summed over SKUs; a day without a row counts 0):
+#   s1: 10, 20, 30, 0, 40, 50, 60, 70, 80, 90, 0, 100, 110, 120, 130
+#   s2: 0, 0, 0, 0, 0, 0, 0, 35, 0, 0, 0, 0, 0, 14, 21
+#   s3: 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0
+# sales_7d(d) = sales of days d-6..d, NULL while fewer than 7 calendar days are observed (d < 7):
+#   s1 d7 = 10+20+30+0+40+50+60 = 210; each next day adds day d and drops day d-7:
+#      d8 = 210+70-10 = 270, d9 = 270+80-20 = 330, d10 = 330+90-30 = 390, d11 = 390+0-0 = 390,
+#      d12 = 390+100-40 = 450, d13 = 450+110-50 = 510, d14 = 510+120-60 = 570, d15 = 570+130-70 = 630
+#   s2 d7 = 0; d8..d13 hold day 8 only = 35; d14 = 35+14 = 49; d15 = 14+21 = 35 (day 8 dropped)
+#   s3 d7 = 7*7 = 49, then 7 less a day: 42, 35, 28, 21, 14, 7 (d13), 0 (d14), 0 (d15)
+# sales_7d_prev(d) = sales_7d(d-7), so only d14 and d15 have one:
+#   s1: 210, 270; s2: 0, 35; s3: 49, 42
+# sales_wow_pct = (sales_7d / sales_7d_prev - 1) * 100, NULL when sales_7d_prev is 0:
+#   s1 d14 = (570/210 - 1)*100 = 360/210*100 = 1200/7 = 171.428571...
+#   s1 d15 = (630/270 - 1)*100 = 360/270*100 = 400/3 = 133.333...
+#   s2 d14: previous week 0 -> NULL (no division by zero); s2 d15 = (35/35 - 1)*100 = 0
+#   s3 d14 = (0/49 - 1)*100 = -100; s3 d15 = (0/42 - 1)*100 = -100
+_ = None
+EXPECTED_SUMMARY = {
+    "s1": {
+        "sales": [10, 20, 30, 0, 40, 50, 60, 70, 80, 90, 0, 100, 110, 120, 130],
+        "sales_7d": [_, _, _, _, _, _, 210, 270, 330, 390, 390, 450, 510, 570, 630],
+        "sales_7d_prev": [_] * 13 + [210, 270],
+        "sales_wow_pct": [_] * 13 + [1200 / 7, 400 / 3],
+        # units: 1, 2, 1, 0, 2, 1, 1, 1, 1, 1, 0, 1, 1, 1, 2 -> d7 = 1+2+1+0+2+1+1 = 8, then
+        # +1-1 = 8, +1-2 = 7, +1-1 = 7, +0-0 = 7, +1-2 = 6, +1-1 = 6, +1-1 = 6, +2-1 = 7
+        "units_7d": [_, _, _, _, _, _, 8, 8, 7, 7, 7, 6, 6, 6, 7],
+    },
+    "s2": {
+        "sales": [0, 0, 0, 0, 0, 0, 0, 35, 0, 0, 0, 0, 0, 14, 21],
+        "sales_7d": [_, _, _, _, _, _, 0, 35, 35, 35, 35, 35, 35, 49, 35],
+        "sales_7d_prev": [_] * 13 + [0, 35],
+        "sales_wow_pct": [_] * 13 + [_, 0],
+    },
+    "s3": {
+        "sales": [7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0],
+        "sales_7d": [_, _, _, _, _, _, 49, 42, 35, 28, 21, 14, 7, 0, 0],
+        "sales_7d_prev": [_] * 13 + [49, 42],
+        "sales_wow_pct": [_] * 13 + [-100, -100],
+    },
+}
+
+
+def march(day: int) -> dt.date:
+    return dt.date(2026, 3, day)
+
+
+def test_python_asset_summarises_the_mart(fresh_db):
+    """store_daily_summary, run for real on a hand-made fct_daily_sales, against hand-worked figures."""
+    from dagster import materialize
+
+    from nexus_pipelines.defs.analytics.store_summary import store_daily_summary
+    from nexus_pipelines.defs.resources import WarehouseResource
+
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("create schema marts")
+        conn.execute(
+            """create table marts.fct_daily_sales (
+                   store_id text, sku text, order_date date, ordered_product_sales numeric(18, 2),
+                   units_ordered bigint, orders bigint)"""
+        )
+        with conn.cursor().copy("copy marts.fct_daily_sales from stdin") as copy:
+            for store, sku, day, sales, units in SUMMARY_INPUT:
+                copy.write_row((store, sku, march(day), sales, units, units))
+    result = materialize(
+        [store_daily_summary], resources={"warehouse": WarehouseResource(database_url=fresh_db)}
+    )
+    assert result.success
+    columns = ("sales", "sales_7d", "sales_7d_prev", "sales_wow_pct", "units_7d")
+    got = {
+        (store, day): dict(zip(columns, values))
+        for store, day, *values in rows(
+            fresh_db,
+            f"select store_id, day, {', '.join(columns)} from analytics.store_daily_summary",
         )
     }
-    for key, value in mart.items():
-        assert summary[key] == pytest.approx(value)
+    # every calendar day of every store, gap days included, and nothing else
+    assert set(got) == {(store, march(day)) for store in EXPECTED_SUMMARY for day in range(1, 16)}
+    for store, expected_columns in EXPECTED_SUMMARY.items():
+        for column, expected in expected_columns.items():
+            actual = [got[(store, march(day))][column] for day in range(1, 16)]
+            assert actual == [e if e is None else pytest.approx(e, rel=1e-12, abs=1e-9) for e in expected], (
+                store,
+                column,
+            )
+
+
+def test_python_asset_on_the_pipeline_run_sums_seven_calendar_days(pipeline):
+    """On the generated data: each store-day's sales and trailing 7-day sales, by date arithmetic."""
+    url = pipeline["url"]
+    daily: dict[tuple[str, dt.date], float] = defaultdict(float)
+    for store, day, sales in rows(
+        url, "select store_id, order_date, ordered_product_sales::float8 from marts.fct_daily_sales"
+    ):
+        daily[(store, day)] += sales
+    first = {}
+    for store, day in daily:
+        first[store] = min(first.get(store, day), day)
+    summary = rows(url, "select store_id, day, sales, sales_7d from analytics.store_daily_summary")
+    assert {(s, d) for s, d, _, _ in summary} >= set(daily)
+    with_window = 0
+    for store, day, sales, sales_7d in summary:
+        assert sales == pytest.approx(daily.get((store, day), 0.0)), (store, day)
+        if (day - first[store]).days < 6:
+            assert sales_7d is None, (store, day)
+            continue
+        window = [day - dt.timedelta(days=k) for k in range(7)]
+        assert sales_7d == pytest.approx(sum(daily.get((store, d), 0.0) for d in window)), (store, day)
+        with_window += 1
+    assert with_window >= 2
 
 
 def test_rerunning_one_partition_leaves_identical_tables(pipeline):
