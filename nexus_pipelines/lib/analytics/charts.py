@@ -3,8 +3,8 @@
 Every chart is an 800 × 500 px PNG (8 × 5 in at 100 dpi). Figures are built
 with :class:`matplotlib.figure.Figure` on an Agg canvas: they never enter
 pyplot's figure registry, so nothing needs closing, no display is needed and
-the global backend is left alone; each figure is freed once rendered. PNG
-metadata is stripped so equal inputs give equal bytes.
+the global backend is left alone; each figure is freed once rendered. The PNG's
+only text metadata is the chart's title, so equal inputs give equal bytes.
 
 Embed a chart in Dagster with
 ``MetadataValue.md(to_markdown_image(png, "alt text"))``.
@@ -163,9 +163,10 @@ def _new_figure(title: str):
 
 
 def _render(fig: Figure) -> bytes:
-    """PNG bytes of ``fig`` at the fixed size, without volatile metadata."""
+    """PNG bytes of ``fig`` at the fixed size: its title in the PNG's Title text, nothing volatile."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    title = fig.axes[0].get_title() if fig.axes else ""
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None, "Title": title or None})
     return buffer.getvalue()
 
 

@@ -1,7 +1,8 @@
 """Daily store summary: trailing-7-day sales and week-over-week change per store.
 
-Input is one row per store × day (already aggregated in SQL); days without sales are filled
-with zeros so that trailing windows count calendar days, not rows.
+Input is one row per store × day (already aggregated in SQL); days without sales, up to the
+latest day of any store, are filled with zeros so that trailing windows count calendar days,
+not rows.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ def daily_store_summary(daily: pd.DataFrame) -> pd.DataFrame:
     if daily.empty:
         return daily.assign(sales_7d=[], units_7d=[], sales_7d_prev=[], sales_wow_pct=[])
     frames = []
+    # every store up to the latest day of any store: a store without sales lately gets zero days,
+    # so its trailing figures are as of the same day as everyone else's, not its last sale
+    last_day = pd.Timestamp(daily["day"].max())
     for store_id, group in daily.groupby("store_id", sort=True):
-        days = pd.date_range(pd.Timestamp(group["day"].min()), pd.Timestamp(group["day"].max()), freq="D")
+        days = pd.date_range(pd.Timestamp(group["day"].min()), last_day, freq="D")
         g = (
             group.assign(day=pd.to_datetime(group["day"]))
             .set_index("day")[["sales", "units", "orders"]]
