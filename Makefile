@@ -33,9 +33,14 @@ format: $(STAMP)
 ## make test: lint, then the whole test suite (integration tests on a real embedded PostgreSQL)
 ## with branch coverage, per package; fails under 90% (tool.coverage in pyproject.toml)
 test: lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q --cov --cov-report=term:skip-covered --cov-report=json:.coverage.json --cov-fail-under=0
-	$(BIN)/python tools/coverage_by_package.py .coverage.json
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q --cov --cov-report=term:skip-covered --cov-report=json:coverage.json --cov-fail-under=0
+	$(BIN)/python tools/coverage_by_package.py coverage.json
 	$(BIN)/coverage report --data-file=.coverage --format=total >/dev/null || { echo "coverage is under the threshold (tool.coverage.report.fail_under)"; exit 1; }
+
+## make mutation: mutmut over lib/analytics, lib/formats and the loader against the fast tests; a score per module (~1 h on 2 cores)
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	$(BIN)/python tools/mutation.py run
 
 ## make test-property: the partial-runs invariant over many more seeded cases (NEXUS_PROPERTY_CASES, default 24; ~20 min)
 test-property: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -10,8 +11,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from nexus_pipelines.lib.formats import SOURCES
+from nexus_pipelines.lib.formats import SOURCES, ParseContext
 from nexus_pipelines.lib.ingestion import IngestionFailed, ingest
+from nexus_pipelines.lib.warehouse.loader import (
+    LoadResult,
+    load_files,
+    loader_connection,
+    record_unloadable,
+    remove_missing_files,
+)
 
 ORDERS_HEADER = (
     "amazon-order-id\tpurchase-date\tlast-updated-date\torder-status\tsku\tasin\tquantity"
@@ -297,3 +305,178 @@ def test_only_a_new_first_link_of_a_device_rebuilds_its_older_sessions(fresh_db,
         plan = changes.rebuild_plan(conn, "product", None, session_lookback_days=1)
     days = {d.day for d in plan.dates["sessions"]}
     assert days == {1, 2, 3, 11, 12, 13}  # a-new's March 2 (±1) and the new day (±1); not a-known's March 8
+
+
+# ---------------------------------------------------------------- load_files and its bookkeeping
+
+
+def _orders_context(landing: Path, store: str, lines: list[str]) -> ParseContext:
+    path = write_orders(landing, store, "2026-03-02", lines)
+    return ParseContext(path, path.relative_to(landing).as_posix(), dt.date(2026, 3, 2), store_id=store)
+
+
+def test_load_results_manifest_and_quarantine_lineage(fresh_db, tmp_path):
+    spec = SOURCES["amazon_orders"]
+    ctx = _orders_context(tmp_path, "s1", [GOOD[0], BAD_QUANTITY, GOOD[2]])
+    sha = hashlib.sha256(ctx.path.read_bytes()).hexdigest()
+    day = dt.date(2026, 3, 2)
+    with loader_connection(fresh_db, spec) as conn:
+        results, failed = load_files(conn, spec, [ctx])
+        assert failed == []
+        (loaded,) = results
+        assert 0 < loaded.duration_seconds < 60
+        assert loaded == LoadResult(
+            "amazon_orders", ctx.relative_path, day, 3, 2, 1, loaded.duration_seconds, False, sha
+        )
+        # unchanged: skipped without force (the default), with zero counts
+        (skipped,) = load_files(conn, spec, [ctx])[0]
+        assert 0 <= skipped.duration_seconds < 60
+        assert skipped == LoadResult(
+            "amazon_orders", ctx.relative_path, day, 0, 0, 0, skipped.duration_seconds, True, sha
+        )
+        manifest = conn.execute(
+            """select source, file_path, partition_date, sha256, size_bytes, rows_read, rows_loaded,
+                      rows_quarantined, status, error, duration_seconds, batch_id from ops.load_manifest"""
+        ).fetchall()
+        quarantined = conn.execute(
+            "select _partition_date, _source_file, _row_number, _batch_id from quarantine.amazon_orders"
+        ).fetchall()
+        batches = {r[0] for r in conn.execute("select distinct _batch_id from raw.amazon_orders")}
+        changed = {r[0] for r in conn.execute("select distinct source from ops.pending_changes")}
+    ((source, file_path, partition, digest, size, read, ok, bad, status, error, seconds, batch),) = manifest
+    assert (source, file_path, partition, digest, size) == (
+        "amazon_orders",
+        ctx.relative_path,
+        day,
+        sha,
+        ctx.path.stat().st_size,
+    )
+    assert (read, ok, bad, status, error) == (3, 2, 1, "loaded", None)
+    assert 0 < seconds < 60
+    assert quarantined == [(day, ctx.relative_path, 3, batch)]
+    assert batches == {batch}
+    assert changed == {"amazon_orders"}
+
+
+def test_an_unpartitioned_file_replaces_the_whole_table(fresh_db, tmp_path):
+    spec = SOURCES["stores"]
+    stores = tmp_path / "stores.yaml"
+    stores.write_text("- {store_id: us, currency: USD}\n- {store_id: de, currency: EUR}\n")
+    first = ingest(fresh_db, spec, tmp_path)
+    assert [(r.partition_date, r.rows_loaded) for r in first.results] == [(None, 2)]
+    stores.write_text("- {store_id: uk, currency: GBP}\n")
+    second = ingest(fresh_db, spec, tmp_path)
+    assert [(r.file_path, r.partition_date, r.rows_loaded, r.skipped) for r in second.results] == [
+        ("stores.yaml", None, 1, False)
+    ]
+    with psycopg.connect(fresh_db) as conn:
+        rows = conn.execute(
+            "select store_id, currency, _partition_date, _source_file from raw.stores"
+        ).fetchall()
+        partitions = conn.execute("select distinct partition_date from ops.load_manifest").fetchall()
+    assert rows == [("uk", "GBP", None, "stores.yaml")]
+    assert partitions == [(None,)]
+
+
+def test_a_file_without_a_date_is_recorded_once_per_content(fresh_db, tmp_path):
+    spec = SOURCES["amazon_orders"]
+    misnamed = write_orders(tmp_path, "s1", "latest", GOOD)
+    day = dt.date(2026, 3, 2)
+    first = ingest(fresh_db, spec, tmp_path, day, day)
+    ((relative, problem),) = first.misnamed
+    assert relative == "amazon/s1/orders/latest.txt"
+    ingest(fresh_db, spec, tmp_path, day, day)  # unchanged: nothing new recorded
+    misnamed.write_text(misnamed.read_text() + GOOD[0] + "\n")
+    ingest(fresh_db, spec, tmp_path, day, day)
+    with psycopg.connect(fresh_db) as conn:
+        rows = conn.execute(
+            """select source, file_path, partition_date, sha256, size_bytes, rows_read, status, error,
+                      duration_seconds from ops.load_manifest order by load_id"""
+        ).fetchall()
+        with loader_connection(fresh_db, spec) as loader:
+            again = record_unloadable(loader, spec, misnamed, relative, problem)
+            other_problem = record_unloadable(loader, spec, misnamed, relative, "another problem")
+    shas = [r[3] for r in rows]
+    assert rows == [
+        ("amazon_orders", relative, None, shas[0], rows[0][4], None, "failed", problem, 0),
+        (
+            "amazon_orders",
+            relative,
+            None,
+            hashlib.sha256(misnamed.read_bytes()).hexdigest(),
+            misnamed.stat().st_size,
+            None,
+            "failed",
+            problem,
+            0,
+        ),
+    ]
+    assert shas[0] != shas[1]
+    assert (again, other_problem) == (False, True)
+
+
+def test_removing_a_file_counts_its_raw_rows(fresh_db, tmp_path):
+    spec = SOURCES["amazon_orders"]
+    day = dt.date(2026, 3, 2)
+    kept = write_orders(tmp_path, "s1", "2026-03-02", GOOD)
+    write_orders(tmp_path, "s2", "2026-03-02", [GOOD[0], BAD_QUANTITY, GOOD[2]])
+    ingest(fresh_db, spec, tmp_path, day, day)
+    with loader_connection(fresh_db, spec) as conn:
+        removed = remove_missing_files(conn, spec, day, day, [kept.relative_to(tmp_path).as_posix()])
+        left = conn.execute("select distinct _source_file from raw.amazon_orders").fetchall()
+        quarantined = conn.execute("select count(*) from quarantine.amazon_orders").fetchone()
+    assert removed == 2  # the raw rows of s2; its quarantined row goes too but is not counted
+    assert left == [("amazon/s1/orders/2026-03-02.txt",)]
+    assert quarantined == (0,)
+
+
+def test_a_nul_in_a_quarantined_line_is_dropped_from_its_raw_text(fresh_db, tmp_path):
+    path = tmp_path / "marketing" / "spend" / "2026-03-02.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("date,channel,campaign,spend,currency\n2026-03-02,meta,a\x00b,5,USD\n")
+    day = dt.date(2026, 3, 2)
+    ingest(fresh_db, SOURCES["marketing_spend"], tmp_path, day, day)
+    with psycopg.connect(fresh_db) as conn:
+        raw = conn.execute("select raw_text, _partition_date from quarantine.marketing_spend").fetchall()
+    assert raw == [("2026-03-02,meta,ab,5,USD", day)]
+
+
+EVENT = (
+    '{"type":"track","event":"Product Viewed","messageId":"%s","anonymousId":"a1",'
+    '"timestamp":"%sT10:00:00Z","properties":{"sku":"%s"}}'
+)
+
+
+def test_conflicting_resends_are_counted_per_file_and_restored_when_the_first_copy_goes(fresh_db, tmp_path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    first = folder / "2026-03-02.jsonl"
+    first.write_text(EVENT % ("m-1", "2026-03-02", "A") + "\n" + EVENT % ("m-2", "2026-03-02", "A") + "\n")
+    second = folder / "2026-03-03.jsonl"
+    second.write_text(
+        "\n".join(EVENT % (m, "2026-03-02", "B") for m in ("m-1", "m-2"))
+        + "\n"
+        + EVENT % ("m-3", "2026-03-03", "B")
+        + "\n"
+    )
+    start, end = dt.date(2026, 3, 2), dt.date(2026, 3, 3)
+    summary = ingest(fresh_db, SOURCES["events"], tmp_path, start, end)
+    counts = {r.file_path: (r.rows_read, r.rows_loaded, r.rows_quarantined) for r in summary.results}
+    # the copies of m-1 and m-2 in the later file differ from the first copies: set aside
+    assert counts == {"events/2026-03-02.jsonl": (2, 2, 0), "events/2026-03-03.jsonl": (3, 1, 2)}
+    with psycopg.connect(fresh_db) as conn:
+        manifest = conn.execute(
+            "select file_path, rows_loaded, rows_quarantined, batch_id from ops.load_manifest order by file_path"
+        ).fetchall()
+        set_aside = conn.execute("select distinct _batch_id from quarantine.events").fetchall()
+    assert [m[:3] for m in manifest] == [("events/2026-03-02.jsonl", 2, 0), ("events/2026-03-03.jsonl", 1, 2)]
+    assert set_aside == [(manifest[1][3],)]
+    first.unlink()
+    ingest(fresh_db, SOURCES["events"], tmp_path, start, end)
+    with psycopg.connect(fresh_db) as conn:
+        raw = conn.execute(
+            "select message_id, properties->>'sku' from raw.events order by message_id"
+        ).fetchall()
+        quarantined = conn.execute("select count(*) from quarantine.events").fetchone()
+    assert raw == [("m-1", "B"), ("m-2", "B"), ("m-3", "B")]
+    assert quarantined == (0,)

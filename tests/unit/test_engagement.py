@@ -80,3 +80,34 @@ def test_tiers_cut_at_a_third_and_two_thirds():
         "high",
         None,
     ]
+
+
+def test_error_messages_name_the_problem():
+    with pytest.raises(ValueError) as missing:
+        engagement_score(pd.DataFrame({"days_since_last_session": [1]}))
+    assert str(missing.value) == "engagement_score needs column(s) sessions_30d, avg_page_views"
+    with pytest.raises(ValueError) as negative:
+        engagement_score(
+            pd.DataFrame(
+                {"days_since_last_session": [2, -3], "sessions_30d": [1, 1], "avg_page_views": [1, 1]}
+            )
+        )
+    assert str(negative.value) == "days_since_last_session must not be negative"
+
+
+def test_tiers_at_the_exact_cut_points():
+    # 200 / 3 and 100 / 3 themselves belong to the upper tier
+    assert engagement_tier([200.0 / 3.0, 100.0 / 3.0]).tolist() == ["high", "medium"]
+    assert engagement_tier([np.nextafter(200.0 / 3.0, 0), np.nextafter(100.0 / 3.0, 0)]).tolist() == [
+        "medium",
+        "low",
+    ]
+
+
+def test_tiers_keep_the_index_and_are_named():
+    tiers = engagement_tier(pd.Series([80.0, 10.0, 50.0], index=[7, 3, 5]))
+    assert tiers.index.tolist() == [7, 3, 5]
+    assert tiers.name == "engagement_tier"
+    assert tiers.tolist() == ["high", "low", "medium"]
+    # missing scores given as None (an object column) stay missing
+    assert engagement_tier([None, 90]).tolist() == [None, "high"]

@@ -557,3 +557,203 @@ def test_arms_must_agree_on_cuped_and_carry_sums():
         analyze(GB_RA_CONTROL, GB_MEAN_B)
     with pytest.raises(ValueError):
         analyze({"n": 10, "sum": 4}, {"n": 10, "sum": 5})
+
+
+# --- 4. the API contract: result keys, messages, edge cases ------------------------------
+
+COMMON_KEYS = {
+    "engine",
+    "metric_type",
+    "relative",
+    "control_n",
+    "treatment_n",
+    "control_mean",
+    "treatment_mean",
+    "control_stddev",
+    "treatment_stddev",
+    "cuped_theta",
+    "error",
+    "lift",
+    "se",
+    "ci_low",
+    "ci_high",
+}
+FREQUENTIST_KEYS = COMMON_KEYS | {"p_value", "dof"}
+BAYESIAN_KEYS = COMMON_KEYS | {"chance_to_win", "risk", "risk_control", "risk_treatment", "risk_type"}
+
+
+def test_results_carry_the_documented_keys_and_echo_the_arguments():
+    fixed = analyze(GB_MEAN_A, GB_MEAN_B)
+    assert fixed.keys() == FREQUENTIST_KEYS
+    assert (fixed["engine"], fixed["metric_type"], fixed["relative"]) == ("frequentist", "mean", True)
+    assert (fixed["control_n"], fixed["treatment_n"]) == (3407, 3461)
+    assert fixed["treatment_stddev"] ** 2 == pytest.approx((134698.29 - 2422.7**2 / 3461) / 3460, rel=1e-12)
+    sequential = analyze(GB_MEAN_A, GB_MEAN_B, sequential_tuning=DEFAULT_SEQUENTIAL_TUNING)
+    assert sequential.keys() == FREQUENTIST_KEYS and sequential["dof"] is None
+    bayes = analyze(
+        {"n": 40, "sum": 10},
+        {"n": 50, "sum": 20},
+        engine="bayesian",
+        metric_type="proportion",
+        relative=False,
+    )
+    assert bayes.keys() == BAYESIAN_KEYS
+    assert (bayes["engine"], bayes["metric_type"], bayes["relative"]) == ("bayesian", "proportion", False)
+    assert bayes["risk_type"] == "absolute"
+
+
+def test_declined_analyses_have_every_key_of_the_neutral_result():
+    declined = analyze({"n": 50, "sum": 0}, {"n": 50, "sum": 5}, metric_type="proportion")
+    assert declined.keys() == FREQUENTIST_KEYS
+    assert (declined["p_value"], declined["dof"]) == (1.0, None)
+    empty = analyze(
+        {"n": 50, "sum": 5}, {"n": 0, "sum": 0}, engine="bayesian", metric_type="proportion", relative=False
+    )
+    assert empty.keys() == BAYESIAN_KEYS
+    assert (empty["risk_control"], empty["risk_treatment"]) == (0.0, 0.0)
+    assert (empty["lift"], empty["se"], empty["ci_low"], empty["ci_high"]) == (0.0, 0.0, 0.0, 0.0)
+    # an arm without units has a mean of 0
+    assert empty["treatment_mean"] == 0.0
+
+
+def test_which_zero_control_means_are_declined():
+    zero = {"n": 50, "sum": 0}
+    some = {"n": 50, "sum": 5}
+    proportion = partial(analyze, metric_type="proportion")
+    # frequentist: also for an absolute difference; Bayesian: only for the relative lift
+    assert proportion(zero, some, relative=False)["error"] == BASELINE_ZERO_MESSAGE
+    assert proportion(zero, some, engine="bayesian")["error"] == BASELINE_ZERO_MESSAGE
+    assert proportion(zero, some, engine="bayesian", relative=False)["error"] == ZERO_VARIANCE_MESSAGE
+    # CUPED: an unadjusted control mean of 0 is declined even when the adjusted mean is not
+    control = {"n": 50, "sum": 0, "pre_sum": 20, "sum_of_products": 0}
+    treatment = {"n": 50, "sum": 10, "pre_sum": 20, "sum_of_products": 8}
+    cuped = proportion(control, treatment)
+    assert cuped["cuped_theta"] != 0
+    assert cuped["error"] == BASELINE_ZERO_MESSAGE
+    # a control mean of exactly 1 is a mean like any other
+    ones = {"n": 4, "sum": 4, "sum_squares": 6}
+    assert analyze(ones, {"n": 4, "sum": 6, "sum_squares": 12})["error"] is None
+
+
+def test_a_single_unit_arm_has_no_variance_whatever_the_engine():
+    single = {"n": 1, "sum": 3, "sum_squares": 9}
+    other = {"n": 5, "sum": 10, "sum_squares": 30}
+    assert analyze(single, other, engine="bayesian")["error"] == ZERO_VARIANCE_MESSAGE
+    assert analyze(other, single)["error"] == ZERO_VARIANCE_MESSAGE
+
+
+def test_two_units_give_the_sample_variance():
+    result = analyze(arm_from_values([1.0, 3.0]), arm_from_values([2.0, 6.0, 7.0]), relative=False)
+    assert result["control_stddev"] == pytest.approx(np.sqrt(2.0), rel=1e-12)
+    assert result["error"] is None
+
+
+def test_cuped_theta_by_hand_on_three_units():
+    # pooled y = 0, 1, 2 (sample variance exactly 1), x = 1, 2, 4: cov 1.5, var(x) 7/3
+    control = arm_from_values([0.0, 1.0], pre_values=[1.0, 2.0])
+    treatment = arm_from_values([2.0], pre_values=[4.0])
+    assert cuped_theta(control, treatment) == pytest.approx(9 / 14, rel=1e-12)
+    # two units: cov(x, y) = 1, var(x) = 1/2
+    pair = (arm_from_values([1.0], pre_values=[1.0]), arm_from_values([3.0], pre_values=[2.0]))
+    assert cuped_theta(*pair) == pytest.approx(2.0, rel=1e-12)
+
+
+def test_cuped_with_a_one_unit_or_two_unit_arm():
+    rng = np.random.default_rng(5)
+    x_a = rng.normal(10, 2, 30)
+    y_a = x_a + rng.normal(0, 1, 30)
+    control = arm_from_values(y_a, pre_values=x_a)
+    one = analyze(control, arm_from_values([12.0], pre_values=[11.0]), relative=False)
+    assert one["cuped_theta"] != 0
+    assert one["error"] == ZERO_VARIANCE_MESSAGE
+    x_b, y_b = np.array([9.0, 13.0]), np.array([10.0, 15.0])
+    two = analyze(control, arm_from_values(y_b, pre_values=x_b), relative=False)
+    theta = two["cuped_theta"]
+    assert theta == pytest.approx(
+        np.polyfit(np.concatenate([x_a, x_b]), np.concatenate([y_a, y_b]), 1)[0], rel=1e-9
+    )
+    assert two["error"] is None
+    assert two["treatment_stddev"] == pytest.approx(np.std(y_b - theta * x_b, ddof=1), rel=1e-9)
+
+
+def test_cuped_proportions_need_no_sums_of_squares():
+    control = {"n": 100, "sum": 30, "pre_sum": 25, "sum_of_products": 20}
+    treatment = {"n": 100, "sum": 40, "pre_sum": 28, "sum_of_products": 25}
+    # pooled: p = 0.35, pre p = 0.265, cov = (45 - 53 * 70 / 200) / 199
+    theta = cuped_theta(control, treatment, "proportion")
+    assert theta == pytest.approx(((45 - 53 * 70 / 200) / 199) / (0.265 * 0.735), rel=1e-12)
+    # a sum of squares in one arm only is not used
+    assert cuped_theta({**control, "pre_sum_squares": 25}, treatment, "proportion") == theta
+    assert analyze(control, treatment, metric_type="proportion")["cuped_theta"] == theta
+
+
+def test_a_prior_without_proper_is_proper():
+    prior = {"mean": 0.1, "variance": 0.1}
+    informative = analyze(GB_NORM_A, GB_NORM_B, engine="bayesian", prior=prior)
+    flat = analyze(GB_NORM_A, GB_NORM_B, engine="bayesian")
+    assert informative == analyze(GB_NORM_A, GB_NORM_B, engine="bayesian", prior={**prior, "proper": True})
+    assert informative["lift"] != flat["lift"]
+    assert analyze(GB_NORM_A, GB_NORM_B, engine="bayesian", prior={**prior, "proper": False}) == flat
+
+
+def test_boolean_values_count_as_zero_and_one():
+    assert arm_from_values([True, True, False]) == {"n": 3, "sum": 2.0, "sum_squares": 2.0}
+    arm = arm_from_values([1.0, 2.0], pre_values=[True, True])
+    assert (arm["pre_sum"], arm["pre_sum_squares"], arm["sum_of_products"]) == (2.0, 2.0, 3.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"engine": "bootstrap"}, "engine must be one of ('frequentist', 'bayesian'), not 'bootstrap'"),
+        ({"metric_type": "ratio"}, "metric_type must be one of ('mean', 'proportion'), not 'ratio'"),
+        ({"alpha": 0}, "alpha must be between 0 and 1"),
+        ({"alpha": 1}, "alpha must be between 0 and 1"),
+        (
+            {"sequential_tuning": -1.0},
+            "sequential_tuning must be a positive number, for the frequentist engine",
+        ),
+        (
+            {"engine": "bayesian", "prior": {"mean": 0}},
+            "prior needs 'mean' and 'variance', for the bayesian engine",
+        ),
+    ],
+)
+def test_invalid_arguments_say_what_is_wrong(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        analyze(GB_MEAN_A, GB_MEAN_B, **kwargs)
+    assert str(error.value) == message
+
+
+def test_a_prior_with_exactly_mean_and_variance_is_accepted():
+    result = analyze(GB_NORM_A, GB_NORM_B, engine="bayesian", prior={"mean": 0.0, "variance": 1.0})
+    assert result["error"] is None
+
+
+def test_missing_sums_are_named_per_arm():
+    with pytest.raises(ValueError) as control:
+        analyze({"n": 10, "sum": 4}, {"n": 10, "sum": 5, "sum_squares": 9})
+    assert str(control.value) == "control arm lacks ['sum_squares']"
+    with pytest.raises(ValueError) as treatment:
+        analyze({"n": 10, "sum": 4, "sum_squares": 9}, {"n": 10, "sum": 5})
+    assert str(treatment.value) == "treatment arm lacks ['sum_squares']"
+    # a CUPED mean metric needs the covariate's sum of squares
+    cuped = {"n": 10, "sum": 4, "sum_squares": 9, "pre_sum": 3, "sum_of_products": 2}
+    with pytest.raises(ValueError) as pre:
+        analyze(cuped, cuped)
+    assert str(pre.value) == "control arm lacks ['pre_sum_squares']"
+    with pytest.raises(ValueError) as one_sided:
+        analyze(GB_MEAN_A, {**cuped, "pre_sum_squares": 4})
+    assert str(one_sided.value) == "pre-exposure sums must be given for both arms or for neither"
+    with pytest.raises(ValueError) as theta:
+        cuped_theta(cuped, cuped)
+    assert str(theta.value) == "a mean metric needs the sum of squares for its variance"
+
+
+def test_other_messages():
+    with pytest.raises(ValueError) as pre:
+        arm_from_values([1.0, 2.0], pre_values=[1.0])
+    assert str(pre.value) == "pre_values must have one value per unit of values"
+    with pytest.raises(ValueError) as srm:
+        srm_p_value([10, 20], [0.5, 0.3, 0.2])
+    assert str(srm.value) == "one expected weight is needed per observed count"

@@ -19,11 +19,15 @@ from nexus_pipelines.lib.formats import (
     store_id_from_path,
 )
 from nexus_pipelines.lib.formats.common import (
+    check_header,
+    decode_bytes,
     parse_bool,
     parse_decimal,
     parse_int,
     parse_timestamp,
+    read_lines,
     text_parser,
+    unstorable_text,
 )
 
 
@@ -311,3 +315,194 @@ def test_rejected_and_rows_keep_their_physical_line(tmp_path):
     ctx = landed(tmp_path, "marketing/spend/2026-11-01.csv", text.encode())
     (rejected,) = SOURCES["marketing_spend"].parser(ctx)
     assert rejected == Rejected(4, "2026-11-01,meta,x,bad,USD", "spend: 'bad' is not a decimal number")
+
+
+# ---------------------------------------------------------------- file names, errors, details
+
+
+def test_windows_separators_are_folders_not_part_of_the_file_name():
+    # the date is the file name's, not that of a folder written with backslashes
+    assert partition_date_from_name("landing\\2026-01-01\\orders-2026-03-02.txt") == dt.date(2026, 3, 2)
+    assert store_id_from_path("amazon\\us-main\\orders\\2026-11-01.txt") == "us-main"
+    # three parts are enough: amazon/<store>/<file>
+    assert store_id_from_path("amazon/us-main/2026-11-01.txt") == "us-main"
+
+
+def test_unreadable_file_message_with_and_without_a_line():
+    assert str(UnreadableFile("a/b.txt", 3, "broken")) == "a/b.txt, line 3: broken"
+    assert str(UnreadableFile(Path("a/b.txt"), None, "broken")) == "a/b.txt: broken"
+
+
+def test_decoding_falls_back_to_latin_1_for_bytes_cp1252_leaves_undefined():
+    assert decode_bytes("café".encode()) == "café"
+    assert decode_bytes(b"\xef\xbb\xbfcaf\xc3\xa9") == "café"
+    assert decode_bytes(b"caf\xe9 \x80") == "café €"  # cp1252
+    assert decode_bytes(b"caf\xe9 \x81") == "café \x81"  # 0x81 is undefined in cp1252
+
+
+def test_read_lines_drops_only_the_final_line_ending(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"a\r\nb\n")
+    assert read_lines(path) == ["a", "b"]
+    path.write_bytes(b"a\nb\n\n")
+    assert read_lines(path) == ["a", "b", ""]
+    path.write_bytes(b"a\nb")
+    assert read_lines(path) == ["a", "b"]
+    path.write_bytes(b"\n")
+    assert read_lines(path) == []
+
+
+@pytest.mark.parametrize(
+    "names, problem",
+    [
+        (["a", "", "b", ""], "header column(s) 2, 4 have no name"),
+        (["b", "a", "b", "a", "c"], "duplicate column(s): a, b"),
+        (["a"], "missing required column(s): b, c"),
+    ],
+)
+def test_check_header_problems(names, problem):
+    with pytest.raises(UnreadableFile) as info:
+        check_header(Path("x/y.csv"), names, ("a", "b", "c"), 4)
+    assert (info.value.path, info.value.line, info.value.problem) == ("x/y.csv", 4, problem)
+
+
+def test_integer_range_is_postgresql_integer():
+    assert parse_int("2147483647") == 2**31 - 1
+    assert parse_int("-2147483648") == -(2**31)
+    for text in ("2147483648", "-2147483649"):
+        with pytest.raises(ValueError, match="out of range for an integer column"):
+            parse_int(text)
+
+
+def test_value_parser_messages():
+    with pytest.raises(ValueError) as boolean:
+        parse_bool("maybe")
+    assert str(boolean.value) == "'maybe' is not a boolean (expected Yes/No, true/false or Y/N)"
+    with pytest.raises(ValueError) as no_parser:
+        text_parser("bytea")
+    assert str(no_parser.value) == "no text parser for column type 'bytea'"
+
+
+def test_unstorable_text_looks_inside_lists_and_objects():
+    nul = "contains a NUL character (\\u0000), which PostgreSQL cannot store"
+    surrogate = "contains an unpaired UTF-16 surrogate, which is not valid UTF-8"
+    assert unstorable_text("fine") is None
+    assert unstorable_text(["fine", 3, None, "a\x00b"]) == nul
+    assert unstorable_text({"k": ["x", "\ud800"]}) == surrogate
+    assert unstorable_text({"\x00": 1}) == nul
+    assert unstorable_text([1, 2.5, True, {"a": "b"}]) is None
+
+
+# ---------------------------------------------------------------- marketing spend, details
+
+SPEND_HEADER = "date,channel,campaign,spend,currency\n"
+
+
+def spend(tmp_path: Path, content: bytes) -> list:
+    return list(
+        SOURCES["marketing_spend"].parser(landed(tmp_path, "marketing/spend/2026-11-01.csv", content))
+    )
+
+
+def test_marketing_spend_raw_text_of_rejected_rows(tmp_path):
+    content = (
+        (
+            SPEND_HEADER + "2026-11-01,meta,x,abc,USD  \t\n"  # 2: trailing blanks are kept in raw
+            '2026-11-01,meta,"two\nlines",abc,USD\n'  # 3-4
+            "2026-11-01,meta,campaign X,abc,USD\n"  # 5
+        ).encode()
+    )
+    rows = spend(tmp_path, content)
+    assert [(r.line, r.raw) for r in rows] == [
+        (2, "2026-11-01,meta,x,abc,USD  \t"),
+        (3, '2026-11-01,meta,"two\nlines",abc,USD'),
+        (5, "2026-11-01,meta,campaign X,abc,USD"),
+    ]
+
+
+def test_marketing_spend_with_carriage_return_line_endings(tmp_path):
+    rows = spend(tmp_path, b"date,channel,campaign,spend,currency\r2026-11-01,meta,x,5,USD\r")
+    assert rows == [ParsedRow(2, (dt.date(2026, 11, 1), "meta", "x", Decimal("5"), "USD"))]
+
+
+def test_marketing_spend_optional_column_absent_and_short_rows(tmp_path):
+    rows = spend(tmp_path, b"date,channel,spend,currency\n2026-11-01,meta,5,USD\n2026-11-01,meta\n")
+    assert rows[0] == ParsedRow(2, (dt.date(2026, 11, 1), "meta", None, Decimal("5"), "USD"))
+    assert rows[1].reason == "spend: required value is empty; currency: required value is empty"
+
+
+def test_marketing_spend_line_with_a_nul_character(tmp_path):
+    (row,) = spend(tmp_path, (SPEND_HEADER + "2026-11-01,meta,a\x00b,5,USD\n").encode())
+    assert isinstance(row, Rejected)
+    assert row.reason == "line contains a NUL character, which PostgreSQL cannot store"
+
+
+def test_marketing_spend_unreadable_files_name_file_line_and_problem(tmp_path):
+    path = str(tmp_path / "marketing/spend/2026-11-01.csv")
+    with pytest.raises(UnreadableFile) as empty:
+        spend(tmp_path, b"\n\n")
+    assert (empty.value.path, empty.value.line, empty.value.problem) == (
+        path,
+        1,
+        "file is empty (no header row)",
+    )
+    with pytest.raises(UnreadableFile) as header:
+        spend(tmp_path, b"\ndate,channel,spend\n")
+    assert (header.value.path, header.value.line) == (path, 2)
+    assert header.value.problem == "missing required column(s): currency"
+    # an unterminated quote swallows the rest of the file into one field, past csv's limit
+    content = (
+        SPEND_HEADER + "2026-11-01,meta,x,5,USD\n" + '2026-11-01,meta,"' + "x" * 140_000 + "\n"
+    ).encode()
+    with pytest.raises(UnreadableFile) as broken:
+        spend(tmp_path, content)
+    assert (broken.value.path, broken.value.line) == (path, 3)
+    assert broken.value.problem == "invalid CSV: field larger than field limit (131072)"
+
+
+# ---------------------------------------------------------------- stores.yaml, details
+
+
+@pytest.mark.parametrize(
+    "text, line, problem",
+    [
+        ("", 1, "file is empty: expected a list of stores"),
+        ("store_id: us\ncurrency: USD\n", 1, "expected a list of stores (or a 'stores:' list)"),
+        (
+            "- store_id: us\n  currency: [USD\n",
+            3,
+            "invalid YAML: expected ',' or ']', but got '<stream end>'",
+        ),
+        (
+            "- store_id: us\x07\n",
+            None,
+            "invalid YAML: unacceptable character #x0007: special characters are not allowed\n"
+            '  in "<unicode string>", position 14',
+        ),
+        ("- just a string\n", 1, "store 1: expected a mapping of store fields"),
+        ("- store_id: us\n", 1, "store 1 ('us'): missing currency"),
+        (
+            "- store_id: us\n  currency: 5\n",
+            1,
+            "store 1 ('us'): currency must be text (quote it in YAML), got 5",
+        ),
+        (
+            "- {store_id: us, currency: usd, timezone: Nowhere}\n",
+            1,
+            "store 1 ('us'): timezone: 'Nowhere' is not an IANA time zone name",
+        ),
+        (
+            "- {store_id: us, currency: USD}\n- {store_id: us, currency: USD}\n",
+            2,
+            "store 2: store_id 'us' already used by store 1",
+        ),
+    ],
+)
+def test_invalid_stores_file_exact_problems(tmp_path, text, line, problem):
+    with pytest.raises(UnreadableFile) as info:
+        parse_stores(tmp_path, text)
+    assert (info.value.path, info.value.line, info.value.problem) == (
+        str(tmp_path / "stores.yaml"),
+        line,
+        problem,
+    )
