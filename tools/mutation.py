@@ -26,6 +26,7 @@ PostgreSQL: unless NEXUS_DATABASE_URL is set, one embedded server is started for
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
@@ -68,12 +70,23 @@ def status_of(exit_code: int | None) -> str:
     return STATUS_BY_EXIT_CODE.get(exit_code, "suspicious")
 
 
+def mutated(source: str) -> bool:
+    """Whether ``[tool.mutmut]`` (only_mutate, do_not_mutate) still mutates this file."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+    only = config.get("only_mutate", [])
+    if only and not any(fnmatch.fnmatch(source, p) for p in only):
+        return False
+    return not any(fnmatch.fnmatch(source, p) for p in config.get("do_not_mutate", []))
+
+
 def load_statuses() -> dict[str, dict[str, str]]:
     """source file (relative, e.g. nexus_pipelines/lib/formats/common.py) -> mutant name -> status."""
     statuses: dict[str, dict[str, str]] = {}
     for meta in sorted(MUTANTS.rglob("*.py.meta")):
         data = json.loads(meta.read_text(encoding="utf-8"))
         source = meta.relative_to(MUTANTS).as_posix().removesuffix(".meta")
+        if not mutated(source):  # left over from a run before the configuration changed
+            continue
         statuses[source] = {name: status_of(code) for name, code in data["exit_code_by_key"].items()}
     return statuses
 

@@ -188,3 +188,29 @@ def test_truncated_gzip_is_unreadable(tmp_path):
     with pytest.raises(UnreadableFile, match="damaged gzip data") as info:
         parse(ctx)
     assert info.value.line is not None and info.value.line > 1
+
+
+def test_numeric_names_and_ids_are_text_and_other_types_name_their_field(tmp_path):
+    base = {"messageId": "m-9", "type": "track", "timestamp": "2026-11-01T00:00:00Z"}
+    good = [
+        {**base, "event": 7, "anonymousId": 5},
+        {**base, "type": "page", "name": 3, "userId": 11},
+    ]
+    bad = [
+        ({**base, "messageId": 12, "userId": "u"}, "messageId: expected a string, got int"),
+        ({**base, "type": ["track"], "userId": "u"}, "type: expected a string, got list"),
+        ({**base, "event": 1.5, "userId": "u"}, "event: expected a string, got float"),
+        ({**base, "name": True, "userId": "u"}, "name: expected a string, got bool"),
+        ({**base, "userId": {"id": 1}}, "userId: expected a string, got dict"),
+        ({**base, "anonymousId": [1]}, "anonymousId: expected a string, got list"),
+        ({**base, "userId": "u", "context": "web"}, "context: expected an object, got str"),
+        ({**base, "userId": "u", "traits": 3}, "traits: expected an object, got int"),
+    ]
+    ctx = landed(
+        tmp_path, "2026-11-01.jsonl", [json.dumps(e) for e in good] + [json.dumps(e) for e, _ in bad]
+    )
+    results = parse(ctx)
+    track, page = (values(r) for r in results[:2])
+    assert (track["event_name"], track["anonymous_id"], track["user_id"]) == ("7", "5", None)
+    assert (page["page_name"], page["user_id"], page["anonymous_id"]) == ("3", "11", None)
+    assert [r.reason for r in results[2:]] == [reason for _, reason in bad]
