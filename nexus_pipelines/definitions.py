@@ -13,13 +13,14 @@ from .defs.automation import (
 from .defs.dbt.assets import dbt_asset_definitions
 from .defs.ingestion.assets import raw_assets
 from .defs.ingestion.checks import raw_asset_checks
+from .defs.quality import data_docs_after_failure, data_docs_after_success, quality_checks
 from .defs.resources import build_resources
 
 defs = Definitions(
     assets=[*raw_assets, *dbt_asset_definitions, *analytics_assets],
-    asset_checks=[*raw_asset_checks, *analytics_checks],
+    asset_checks=[*raw_asset_checks, *analytics_checks, *quality_checks],
     jobs=[refresh_job],
     schedules=[daily_refresh_schedule, weekly_full_checks],
-    sensors=[landing_file_sensor, record_run_failures],
+    sensors=[landing_file_sensor, record_run_failures, data_docs_after_success, data_docs_after_failure],
     resources=build_resources(),
 )

@@ -7,7 +7,13 @@ module only turns Dagster's view of a step's partitions into that module's ``Win
 import datetime as dt
 import warnings
 
-from dagster import AssetExecutionContext, BackfillPolicy, BetaWarning, DailyPartitionsDefinition
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetExecutionContext,
+    BackfillPolicy,
+    BetaWarning,
+    DailyPartitionsDefinition,
+)
 
 from ..lib.config import load_settings
 from ..lib.windows import Window, from_time_window
@@ -36,10 +42,10 @@ def range_tags(window: Window) -> dict[str, str]:
     return {RANGE_START_TAG: first, RANGE_END_TAG: last}
 
 
-def window_of_run(context: AssetExecutionContext) -> Window | None:
+def window_of_run(context: AssetExecutionContext | AssetCheckExecutionContext) -> Window | None:
     """The partition window of the run a step belongs to (None for a run without partitions).
 
-    Unpartitioned steps (the dbt chains) use it to rebuild the run's dates besides the changes.
+    Unpartitioned steps (the dbt chains) and the quality checks use it to rebuild the run's dates besides the changes.
     """
     tags = context.run.tags
     first, last = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)

@@ -27,6 +27,7 @@ from ..lib import windows
 from ..lib.config import Settings, load_settings
 from ..lib.formats import SOURCES
 from ..lib.landing import partition_dates
+from ..lib.quality.validate import build_data_docs
 from ..lib.warehouse.connection import warehouse_url
 from ..lib.warehouse.run_failures import record_run_failure
 from .partitions import range_tags
@@ -148,6 +149,7 @@ def run_window(
             result = job.execute_in_process(
                 run_config=config, instance=instance, tags=tags, run_id=run_id, raise_on_error=raise_on_error
             )
+    build_data_docs(settings.home)  # the daemon's runs get theirs from the run-status sensors
     errors, failed_checks, skipped = {}, [], []
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE and event.step_key:

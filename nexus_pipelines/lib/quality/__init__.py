@@ -1,0 +1,1 @@
+"""Data quality: the expectation suites and their validation with Great Expectations."""
