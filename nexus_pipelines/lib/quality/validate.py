@@ -153,7 +153,7 @@ def gx_suites(suite: Suite) -> tuple[Any, Any]:
         gxe.ExpectColumnValuesToBeOfType(
             column=column,
             type_=type_,
-            severity=CRITICAL,
+            severity=FailureSeverity.CRITICAL,
             description=f"{column} is {type_}",
             meta={"label": f"ExpectColumnValuesToBeOfType({column})"},
         )
