@@ -20,29 +20,20 @@ from dagster import (
     MetadataValue,
     multi_asset_check,
 )
-from dagster_dbt import get_asset_key_for_model
 
 from ...lib.quality.suites import CRITICAL, MART_SUITES, RAW_SUITES, WARNING, Suite
 from ...lib.quality.validate import ExpectationOutcome, SuiteOutcome, data_docs_index, validate
-from ..dbt.assets import dbt_amazon, dbt_product
+from ..analytics.tables import model
 from ..partitions import window_of_run
 from ..resources import WarehouseResource
 
 CHECK_NAMES = {CRITICAL: "gx_critical", WARNING: "gx_warning"}
-_MART_CHAINS = {
-    "fct_daily_sales": dbt_amazon,
-    "fct_daily_store_performance": dbt_amazon,
-    "fct_inventory_daily": dbt_amazon,
-    "fct_returns": dbt_amazon,
-    "fct_sessions": dbt_product,
-    "fct_orders_web": dbt_product,
-}
 
 
 def asset_key_of(suite: Suite) -> AssetKey:
     if suite.schema == "raw":
         return AssetKey(["raw", suite.table])
-    return get_asset_key_for_model([_MART_CHAINS[suite.table]], suite.table)
+    return model(suite.table)
 
 
 def _failure_lines(failures: list[ExpectationOutcome]) -> str:
