@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from nexus_pipelines.lib.formats import SOURCES, ParseContext, ParsedRow, Rejected, UnreadableFile
+from nexus_pipelines.lib.formats import (
+    SOURCES,
+    ParseContext,
+    ParsedRow,
+    Rejected,
+    UnreadableFile,
+    partition_date_from_name,
+)
 
 UTC = dt.UTC
 PDT = dt.timezone(dt.timedelta(hours=-7))
@@ -136,7 +143,7 @@ def landed(tmp_path: Path, relative: str, content: bytes) -> ParseContext:
     return ParseContext(
         path=path,
         relative_path=relative,
-        partition_date=dt.date(2026, 11, 1),
+        partition_date=partition_date_from_name(relative),  # as the loader dates a file
         store_id="us-main",
         default_currency="EUR",
     )

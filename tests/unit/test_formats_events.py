@@ -174,8 +174,10 @@ def test_invalid_utf8_line_is_rejected_not_fatal(tmp_path):
 
     assert isinstance(good, ParsedRow)
     assert isinstance(latin1, Rejected) and latin1.line == 2
-    assert latin1.reason.startswith("not valid JSON")
-    assert latin1.raw == '{"messageId": "caf\ufffd"}'
+    # line 2 starts after line 1 and its newline; 0xE9 is its 19th byte ('{"messageId": "caf' is 18)
+    at = len(json.dumps(PAGE)) + 1 + 18
+    assert latin1.reason == f"invalid UTF-8 at byte {at} (byte 18 of the line)"
+    assert latin1.raw == '{"messageId": "caf\\xe9"}'
     assert isinstance(encoded_surrogate, Rejected) and encoded_surrogate.line == 3
     assert "surrogate" in encoded_surrogate.reason
 

@@ -9,7 +9,11 @@ marketplaces, so fields are mapped by header name, never by position:
 * a column the table knows but the file lacks loads as NULL, unless it is required
   (``columns.*_REQUIRED``): then the whole file is unreadable;
 * a row whose required values are empty, or whose values do not parse, is rejected with one
-  reason per bad field, named by its header.
+  reason per bad field, named by its header. So is a date or timestamp that no file of the
+  file's date can hold (``check_plausible_date``), and an order line whose quantity is negative,
+  or 0 while the line is not cancelled (real reports carry 0 on cancelled lines);
+* in a UTF-8 file, a line with an invalid UTF-8 byte is rejected with the byte's offset; such a
+  header makes the file unreadable.
 
 Field count: a row with more fields than the header has columns is rejected unless the extra
 fields are empty (trailing tabs), because a stray tab inside a value would otherwise shift
@@ -33,7 +37,9 @@ from .columns import (
     AMAZON_RETURNS_REQUIRED,
 )
 from .common import (
+    BadLine,
     check_header,
+    check_plausible_date,
     header_names,
     is_blank,
     parse_currency,
@@ -61,6 +67,8 @@ class FlatReport:
     defaults: Callable[[ParseContext], dict[str, Any]] = _no_values
     # header name -> parser, where a column needs more than its type's parser
     parsers: Mapping[str, Callable[[str], Any]] = field(default_factory=dict)
+    # rules over several fields of a parsed row: {column name: value} -> problems
+    row_rules: Callable[[Mapping[str, Any]], list[str]] | None = None
 
     def header_name(self, column: Column) -> str:
         return column.name.replace("_", "-")
@@ -86,17 +94,27 @@ class _Layout:
     extras: tuple[tuple[int, str], ...]  # (field index, header) of columns the table lacks
     template: tuple[Any, ...]  # a row's values before any field is read
     extra_position: int
+    column_names: tuple[str, ...]
+    row_rules: Callable[[Mapping[str, Any]], list[str]] | None
 
 
 def parse_flat_file(ctx: ParseContext, report: FlatReport) -> Iterator[ParseResult]:
     """Yield one ParsedRow or Rejected per non-blank data line of the file."""
     lines = read_lines(ctx.path)
-    header_index = next((i for i, line in enumerate(lines) if not is_blank(line)), None)
+    header_index = next(
+        (i for i, line in enumerate(lines) if isinstance(line, BadLine) or not is_blank(line)), None
+    )
     if header_index is None:
         raise UnreadableFile(ctx.path, 1, "file is empty (no header row)")
-    layout = _read_header(ctx, report, lines[header_index], header_index + 1)
+    header = lines[header_index]
+    if isinstance(header, BadLine):
+        raise UnreadableFile(ctx.path, header_index + 1, f"header row: {header.reason}")
+    layout = _read_header(ctx, report, header, header_index + 1)
     for index in range(header_index + 1, len(lines)):
         line = lines[index]
+        if isinstance(line, BadLine):
+            yield Rejected(index + 1, line.text, line.reason)
+            continue
         if is_blank(line):
             continue
         values, problems = _read_row(layout, line)
@@ -120,12 +138,28 @@ def _read_header(ctx: ParseContext, report: FlatReport, header: str, line: int) 
         if position is None or column_name in context_values or column_name == EXTRA_COLUMNS:
             extras.append((index, name))
             continue
-        parse = report.parsers.get(name) or text_parser(report.columns[position].pg_type)
+        pg_type = report.columns[position].pg_type
+        parse = report.parsers.get(name) or text_parser(pg_type)
+        if pg_type in ("date", "timestamptz"):
+            parse = _plausible(parse, ctx)
         fields.append(_Field(index, position, name, parse, name in report.required))
 
     template = tuple(context_values.get(col.name, defaults.get(col.name)) for col in report.columns)
     extra_position = [col.name for col in report.columns].index(EXTRA_COLUMNS)
-    return _Layout(len(names), tuple(fields), tuple(extras), template, extra_position)
+    column_names = tuple(col.name for col in report.columns)
+    return _Layout(
+        len(names), tuple(fields), tuple(extras), template, extra_position, column_names, report.row_rules
+    )
+
+
+def _plausible(parse: Callable[[str], Any], ctx: ParseContext) -> Callable[[str], Any]:
+    """``parse``, then reject a date the file cannot hold (``check_plausible_date``)."""
+    partition_date = ctx.partition_date
+
+    def parse_plausible(value: str) -> Any:
+        return check_plausible_date(parse(value), partition_date)
+
+    return parse_plausible
 
 
 def _read_row(layout: _Layout, line: str) -> tuple[tuple[Any, ...], list[str]]:
@@ -157,6 +191,8 @@ def _read_row(layout: _Layout, line: str) -> tuple[tuple[Any, ...], list[str]]:
         values[layout.extra_position] = {
             header: fields[index].strip() if index < count else "" for index, header in layout.extras
         }
+    if layout.row_rules is not None:
+        problems += layout.row_rules(dict(zip(layout.column_names, values)))
     return tuple(values), problems
 
 
@@ -171,6 +207,27 @@ def _positive_int(value: str) -> int:
     if number <= 0:
         raise ValueError(f"must be greater than 0, got {number}")
     return number
+
+
+def _non_negative_int(value: str) -> int:
+    number = parse_int(value)
+    if number < 0:
+        raise ValueError(f"must not be negative, got {number}")
+    return number
+
+
+def _is_cancelled(status: Any) -> bool:
+    """Order or item status Cancelled, compared as staging does (``lower(...) = 'cancelled'``)."""
+    return isinstance(status, str) and status.lower() == "cancelled"
+
+
+def _order_line_rules(row: Mapping[str, Any]) -> list[str]:
+    """An order line sells at least one unit; only a cancelled line may carry 0."""
+    if row["quantity"] == 0 and not (_is_cancelled(row["order_status"]) or _is_cancelled(row["item_status"])):
+        return [
+            "quantity: must be at least 1 on an order line, got 0 (0 is only allowed on a cancelled line)"
+        ]
+    return []
 
 
 def _store(ctx: ParseContext) -> dict[str, Any]:
@@ -190,7 +247,8 @@ ORDERS_REPORT = FlatReport(
     AMAZON_ORDERS_REQUIRED,
     from_context=_store,
     defaults=_store_currency,  # money is in the file's currency column, else the store's
-    parsers={"currency": parse_currency},
+    parsers={"currency": parse_currency, "quantity": _non_negative_int},
+    row_rules=_order_line_rules,
 )
 INVENTORY_REPORT = FlatReport(AMAZON_INVENTORY, AMAZON_INVENTORY_REQUIRED, from_context=_store_and_snapshot)
 RETURNS_REPORT = FlatReport(

@@ -11,9 +11,15 @@ page_name whatever the type, so a screen's name is kept too); any other key goes
 are all returned: re-sends are removed later, where all files of a day are seen together.
 
 A line is rejected when it is not a JSON object, lacks ``messageId``/``type``/``timestamp``,
-has neither ``userId`` nor ``anonymousId``, has a timestamp that is not ISO-8601, has
+has neither ``userId`` nor ``anonymousId``, has a timestamp that is not ISO-8601 or that no
+file of its date can hold (``timestamp`` or ``receivedAt`` before 1995 or more than two days
+after the file's date; older ones are normal, e.g. re-sends; ``sentAt`` is the device's clock,
+which may be reset to 1970, so it is only parsed), has
 ``context``/``properties``/``traits`` that are not objects, or holds text PostgreSQL cannot
 store. Timestamps without an offset are taken as UTC.
+
+JSON is UTF-8: a line with an invalid UTF-8 byte is rejected with the byte's offset in the file
+(in the decompressed data of a ``.gz`` file); there is no fallback to another encoding.
 """
 
 from __future__ import annotations
@@ -22,12 +28,12 @@ import datetime as dt
 import gzip
 import zlib
 from collections.abc import Iterator
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NamedTuple, NoReturn
 
 import orjson
 
 from .base import ParseContext, ParsedRow, ParseResult, Rejected, UnreadableFile
-from .common import UTC, unstorable_text
+from .common import UTC, check_plausible_date, plausible_instants, unstorable_text, utf8_reason
 
 _fromisoformat = dt.datetime.fromisoformat
 
@@ -42,14 +48,20 @@ def parse_events(ctx: ParseContext) -> Iterator[ParseResult]:
     A damaged or truncated gzip stream makes the file unreadable at the line where it breaks.
     """
     line_number = 0
+    offset = 0  # of the line in the (decompressed) file
+    window = _Window(ctx.partition_date, *plausible_instants(ctx.partition_date))
     try:
         with _open(ctx) as lines:
             for line_number, raw in enumerate(lines, start=1):
+                size = len(raw)
+                skipped = 0  # bytes of the line before ``raw``: the BOM
                 if line_number == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM) :]
-                result = _line_result(line_number, raw)
+                    skipped = len(_BOM)
+                result = _line_result(line_number, raw, window, offset, skipped)
                 if result is not None:
                     yield result
+                offset += size
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise UnreadableFile(ctx.path, line_number + 1, f"damaged gzip data: {exc}") from exc
 
@@ -57,10 +69,23 @@ def parse_events(ctx: ParseContext) -> Iterator[ParseResult]:
 _BOM = b"\xef\xbb\xbf"
 
 
-def _line_result(line_number: int, raw: bytes) -> ParseResult | None:
-    """The row of one line, its rejection, or None for a blank line."""
+class _Window(NamedTuple):
+    """The timestamps a file can hold (``check_plausible_date``), computed once per file."""
+
+    partition_date: dt.date
+    start: dt.datetime  # the first plausible instant
+    end: dt.datetime  # the first instant after them
+
+
+def _line_result(
+    line_number: int, raw: bytes, window: _Window, offset: int, skipped: int
+) -> ParseResult | None:
+    """The row of one line, its rejection, or None for a blank line.
+
+    ``offset`` is the line's byte offset in the file, ``skipped`` the bytes before ``raw`` on it.
+    """
     try:
-        values = _event_values(orjson.loads(raw))
+        values = _event_values(orjson.loads(raw), window)
         if _may_be_unstorable(raw):
             _check_storable(values)
     except _BadEvent as exc:
@@ -68,6 +93,11 @@ def _line_result(line_number: int, raw: bytes) -> ParseResult | None:
     except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
         if not raw.strip():
             return None
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            at = skipped + bad.start  # in the line
+            return Rejected(line_number, _line_text(raw), utf8_reason(offset + at, at, raw, bad.start))
         return Rejected(line_number, _line_text(raw), f"not valid JSON: {exc}")
     return ParsedRow(line_number, values)
 
@@ -78,7 +108,7 @@ def _open(ctx: ParseContext) -> IO[bytes]:
     return open(ctx.path, "rb")
 
 
-def _event_values(event: Any) -> tuple[Any, ...]:
+def _event_values(event: Any, window: _Window) -> tuple[Any, ...]:
     """The EVENTS column values of one decoded line; raises _BadEvent with the reason.
 
     The mapped keys are popped, so what is left of the dict is ``extra_fields`` without a
@@ -127,9 +157,9 @@ def _event_values(event: Any) -> tuple[Any, ...]:
         page_name or None,
         user_id or None,
         anonymous_id or None,
-        _timestamp(timestamp, "timestamp"),
-        None if received_at is None else _timestamp(received_at, "receivedAt"),
-        None if sent_at is None else _timestamp(sent_at, "sentAt"),
+        _timestamp(timestamp, "timestamp", window),
+        None if received_at is None else _timestamp(received_at, "receivedAt", window),
+        None if sent_at is None else _timestamp(sent_at, "sentAt", None),
         context,
         properties,
         traits,
@@ -150,13 +180,24 @@ def _number_as_text(value: Any, key: str) -> str:
     raise _BadEvent(f"{key}: expected a string, got {type(value).__name__}")
 
 
-def _timestamp(value: Any, key: str) -> dt.datetime:
-    """``datetime.fromisoformat`` (``Z`` included); a value without offset is taken as UTC."""
+def _timestamp(value: Any, key: str, window: _Window | None) -> dt.datetime:
+    """``datetime.fromisoformat`` (``Z`` included); a value without offset is taken as UTC.
+
+    A timestamp the file cannot hold rejects the line; the window is tested inline and
+    ``check_plausible_date`` only words the rejection.
+    """
     try:
         parsed = _fromisoformat(value)
     except (TypeError, ValueError):
         raise _BadEvent(f"{key}: {value!r} is not an ISO-8601 timestamp") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if window is None or window.start <= parsed < window.end:
+        return parsed
+    try:
+        return check_plausible_date(parsed, window.partition_date)  # outside the window: raises
+    except ValueError as exc:
+        raise _BadEvent(f"{key}: {exc}") from None
 
 
 def _may_be_unstorable(raw: bytes) -> bool:
@@ -178,5 +219,5 @@ def _check_storable(values: tuple[Any, ...]) -> None:
 
 
 def _line_text(raw: bytes) -> str:
-    """The line as quarantine text: decoded leniently, without its line ending."""
-    return raw.decode("utf-8", errors="replace").rstrip("\r\n").replace("\x00", "\\u0000")
+    """The line as quarantine text: invalid bytes as ``\\x..`` escapes, without its line ending."""
+    return raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n").replace("\x00", "\\u0000")

@@ -7,19 +7,29 @@ optional; the other four columns are required in the header and in every row, be
 without its date, channel or currency cannot be attributed or summed.
 
 Line numbers are physical lines; a quoted value spanning lines is reported at its first line.
+A record whose date no file of the file's date can hold (``check_plausible_date``) is rejected;
+so is, in a UTF-8 file, a record with an invalid UTF-8 byte on one of its lines (such a header
+makes the file unreadable).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .base import ParseContext, ParsedRow, ParseResult, Rejected, UnreadableFile
 from .columns import MARKETING_SPEND
-from .common import check_header, decode_bytes, header_names, parse_currency, text_parser
+from .common import (
+    BadLine,
+    check_header,
+    check_plausible_date,
+    header_names,
+    parse_currency,
+    split_physical_lines,
+    text_parser,
+)
 
 REQUIRED = ("date", "channel", "spend", "currency")
 _HEADER_OF = {"spend_date": "date"}  # column -> header name where they differ
@@ -31,6 +41,7 @@ class _Field:
     header: str
     parse: Callable[[str], Any]
     required: bool
+    is_date: bool  # checked against the file's date
 
 
 FIELDS = tuple(
@@ -38,6 +49,7 @@ FIELDS = tuple(
         _HEADER_OF.get(column.name, column.name),
         _PARSER_OF.get(column.name) or text_parser(column.pg_type),
         _HEADER_OF.get(column.name, column.name) in REQUIRED,
+        column.pg_type in ("date", "timestamptz"),
     )
     for column in MARKETING_SPEND
 )
@@ -45,21 +57,30 @@ FIELDS = tuple(
 
 def parse_marketing_spend(ctx: ParseContext) -> Iterator[ParseResult]:
     """One ParsedRow or Rejected per non-blank record of the CSV file."""
-    physical = io.StringIO(decode_bytes(ctx.path.read_bytes()), newline="").readlines()
+    lines = split_physical_lines(ctx.path.read_bytes())
+    # a line with a bad byte is read with it escaped: its quotes still delimit the record
+    physical = [line.text if isinstance(line, BadLine) else line for line in lines]
+    bad = {number: line for number, line in enumerate(lines, start=1) if isinstance(line, BadLine)}
     reader = csv.reader(physical)
     positions: dict[str, int] | None = None
     end = 0
     for record in _records(ctx, reader):
         start, end = end + 1, reader.line_num
-        if not any(cell.strip() for cell in record):
+        bad_line = next((bad[n] for n in range(start, end + 1) if n in bad), None) if bad else None
+        if bad_line is None and not any(cell.strip() for cell in record):
             continue
+        raw = "".join(physical[start - 1 : end]).rstrip("\r\n")
         if positions is None:
+            if bad_line is not None:
+                raise UnreadableFile(ctx.path, start, f"header row: {bad_line.reason}")
             names = header_names(record)
             check_header(ctx.path, names, REQUIRED, start)
             positions = {name: i for i, name in enumerate(names)}
             continue
-        raw = "".join(physical[start - 1 : end]).rstrip("\r\n")
-        values, problems = _read_record(record, positions, raw)
+        if bad_line is not None:
+            yield Rejected(start, raw, bad_line.reason)
+            continue
+        values, problems = _read_record(record, positions, raw, ctx)
         if problems:
             yield Rejected(start, raw, "; ".join(problems))
         else:
@@ -76,7 +97,9 @@ def _records(ctx: ParseContext, reader: Any) -> Iterator[list[str]]:
         raise UnreadableFile(ctx.path, reader.line_num, f"invalid CSV: {exc}") from exc
 
 
-def _read_record(record: list[str], positions: dict[str, int], raw: str) -> tuple[tuple[Any, ...], list[str]]:
+def _read_record(
+    record: list[str], positions: dict[str, int], raw: str, ctx: ParseContext
+) -> tuple[tuple[Any, ...], list[str]]:
     """The typed values of one record, and the problems that prevent loading it."""
     if "\x00" in raw:
         return (), ["line contains a NUL character, which PostgreSQL cannot store"]
@@ -94,6 +117,8 @@ def _read_record(record: list[str], positions: dict[str, int], raw: str) -> tupl
         else:
             try:
                 value = spec.parse(raw_value)
+                if spec.is_date:
+                    value = check_plausible_date(value, ctx.partition_date)
             except ValueError as exc:
                 problems.append(f"{spec.header}: {exc}")
         values.append(value)

@@ -10,6 +10,10 @@ One file feeds two raw tables: ``salesAndTrafficByDate[]`` (one row per day) and
 ``dataStartTime``). ``ParsedRow.line`` is the 1-based position of the entry in its array (not a
 physical line: one entry spans many lines), so ``_row_number`` stays unique and meaningful.
 
+A row dated where no file of the file's date can be (``check_plausible_date``: an entry's
+``date``, or the report's ``dataStartTime`` for the ASIN rows) is rejected. An invalid UTF-8
+byte in a UTF-8 document makes it unreadable: one document cannot be partly loaded.
+
 Numbers are taken from the parsed JSON: a float's shortest repr is the decimal literal of the
 file (``238.44``), so ``Decimal(str(value))`` recovers it exactly while ``payload`` keeps plain
 JSON types.
@@ -37,7 +41,7 @@ from jsonschema.validators import validator_for
 
 from .base import Column, ParseContext, ParsedRow, ParseResult, Rejected, UnreadableFile
 from .columns import SALES_TRAFFIC_BY_ASIN, SALES_TRAFFIC_BY_DATE
-from .common import check_int32, check_numeric, decode_bytes, unstorable_text
+from .common import check_int32, check_numeric, check_plausible_date, decode_document, unstorable_text
 
 SCHEMA_RESOURCE = "schemas/sellerSalesAndTrafficReport.schema.json"
 _ERRORS_EXAMINED = 100  # schema errors looked at to find the earliest one in the file
@@ -121,7 +125,7 @@ def read_report(ctx: ParseContext) -> dict[str, Any]:
     so it is read twice; the compiled check keeps that cheap); jsonschema runs only to word the
     error of an invalid one.
     """
-    text = decode_bytes(_read_bytes(ctx))
+    text = decode_document(ctx.path, _read_bytes(ctx))
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -155,7 +159,12 @@ def parse_sales_traffic_by_date(ctx: ParseContext) -> Iterator[ParseResult]:
     """One row per ``salesAndTrafficByDate[]`` entry, dated by the entry's ``date``."""
     report = read_report(ctx)
     for position, entry in enumerate(report["salesAndTrafficByDate"], start=1):
-        fixed = {"store_id": ctx.store_id, "report_date": dt.date.fromisoformat(entry["date"])}
+        report_date = dt.date.fromisoformat(entry["date"])  # format-checked by the schema
+        problem = _implausible(report_date, ctx, "date")
+        if problem is not None:
+            yield Rejected(position, _raw(entry), problem)
+            continue
+        fixed = {"store_id": ctx.store_id, "report_date": report_date}
         yield _entry_row(position, entry, SALES_TRAFFIC_BY_DATE, BY_DATE_FIELDS, fixed)
 
 
@@ -164,9 +173,22 @@ def parse_sales_traffic_by_asin(ctx: ParseContext) -> Iterator[ParseResult]:
     report = read_report(ctx)
     # required and format-checked by the schema, so always a valid date here
     report_date = dt.date.fromisoformat(report["reportSpecification"]["dataStartTime"])
+    problem = _implausible(report_date, ctx, "reportSpecification.dataStartTime")
     for position, entry in enumerate(report["salesAndTrafficByAsin"], start=1):
+        if problem is not None:
+            yield Rejected(position, _raw(entry), problem)
+            continue
         fixed = {"store_id": ctx.store_id, "report_date": report_date}
         yield _entry_row(position, entry, SALES_TRAFFIC_BY_ASIN, BY_ASIN_FIELDS, fixed)
+
+
+def _implausible(value: dt.date, ctx: ParseContext, field: str) -> str | None:
+    """Why a row dated ``value`` cannot be in this file, or None."""
+    try:
+        check_plausible_date(value, ctx.partition_date)
+    except ValueError as exc:
+        return f"{field}: {exc}"
+    return None
 
 
 def _entry_row(

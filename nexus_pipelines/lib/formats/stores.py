@@ -9,7 +9,8 @@ entry and its line. Either form is accepted::
     stores: [{store_id: us-main, currency: USD}]      # or the list under ``stores``
 
 ``store_id`` and ``currency`` are required; keys other than the five columns are ignored.
-``ParsedRow.line`` is the line where the entry starts.
+``ParsedRow.line`` is the line where the entry starts. An invalid UTF-8 byte in a UTF-8 file
+makes it unreadable at the byte's line (a file that is not UTF-8 anywhere is read as cp1252).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import yaml
 
 from .base import ParseContext, ParsedRow, ParseResult, UnreadableFile
 from .columns import STORES
-from .common import decode_bytes, parse_currency, parse_text, parse_timezone
+from .common import decode_document, parse_currency, parse_text, parse_timezone
 
 REQUIRED = ("store_id", "currency")
 _PARSER_OF: dict[str, Callable[[str], Any]] = {
@@ -62,8 +63,9 @@ def _entries(ctx: ParseContext) -> list[tuple[int, Any]]:
 
 
 def _compose(ctx: ParseContext) -> yaml.Node | None:
+    text = decode_document(ctx.path, ctx.path.read_bytes())
     try:
-        return yaml.compose(decode_bytes(ctx.path.read_bytes()), Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
