@@ -33,6 +33,7 @@ MAX_PRICE = 1_000_000  # a price of a million or more is a typo, not a sale
 DRIFT_FACTOR = 3  # a day with under a third, or over three times, its trailing mean row count
 DRIFT_DAYS = 28
 DRIFT_MIN_HISTORY_DAYS = 7  # fewer days of history say nothing about what is usual
+DRIFT_MIN_MEAN_ROWS = 20  # below this, a day's count varies by chance more than by a factor of 3
 
 ORDER_STATUSES = (
     "Pending",
@@ -217,6 +218,7 @@ history as (
 select store_id, day, n as row_count, round(mean_rows, 1) as trailing_mean
 from history, bounds
 where day between bounds.lo and bounds.hi and history_days >= {DRIFT_MIN_HISTORY_DAYS}
+  and mean_rows >= {DRIFT_MIN_MEAN_ROWS}
   and (n * {DRIFT_FACTOR} < mean_rows or n > mean_rows * {DRIFT_FACTOR})
 """
     return rows(
@@ -268,14 +270,14 @@ RAW_SUITES = (
         not_null("purchase_date"),
         not_null("order_status"),
         not_null("quantity"),
-        not_null("currency"),
+        not_null("currency", WARNING),  # a store missing from stores.yaml must not halt the marts
         not_null("asin", WARNING, mostly=0.95),
         not_null("item_price", WARNING, mostly=0.9),
         rows(
             "quantity is at least 1 on an order line that is not cancelled",
             "select _source_file, _row_number, quantity, order_status from {batch} "
-            "where quantity < 0 or (quantity = 0 and order_status not in ('Cancelled', 'Canceled') "
-            "and coalesce(item_status, '') not in ('Cancelled', 'Canceled'))",
+            "where quantity < 0 or (quantity = 0 and lower(order_status) <> 'cancelled' "
+            "and lower(coalesce(item_status, '')) <> 'cancelled')",
         ),
         *(price(c) for c in ("item_price", "item_tax", "shipping_price", "shipping_tax")),
         *(price(c) for c in ("gift_wrap_price", "gift_wrap_tax")),

@@ -23,10 +23,11 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from .suites import CRITICAL, Expect, Suite
@@ -114,14 +115,17 @@ def _quote(name: str) -> str:
 
 
 def window_query(suite: Suite, window: tuple[dt.date, dt.date] | None) -> str:
-    """The rows a suite validates: the window's, on its date column, or the whole table."""
+    """The rows a suite validates: the window's, on its date column, or the whole table.
+
+    A row without a date belongs to every window: otherwise ``not_null`` on the date column could
+    never fail in a partitioned run.
+    """
     table = f"{_quote(suite.schema)}.{_quote(suite.table)}"
     if window is None or suite.window_column is None:
         return f"select * from {table}"
     start, end = (d.isoformat() for d in window)  # dates, formatted by us: safe literals
-    return (
-        f"select * from {table} where {_quote(suite.window_column)} between date '{start}' and date '{end}'"
-    )
+    column = _quote(suite.window_column)
+    return f"select * from {table} where {column} between date '{start}' and date '{end}' or {column} is null"
 
 
 def _gx_expectation(gxe: Any, expect: Expect) -> Any:
@@ -188,7 +192,49 @@ def validate(url: str, suite: Suite, home: Path, window: tuple[dt.date, dt.date]
         result = _run_checkpoint(home, suite, window)
         _prune_results(root)
     outcomes = [_outcome(r) for run in result.run_results.values() for r in run.results]
+    outcomes = _with_samples(url, suite, window, outcomes)
     return SuiteOutcome(suite.name, window, outcomes, time.monotonic() - began)
+
+
+def _with_samples(
+    url: str, suite: Suite, window: tuple[dt.date, dt.date] | None, outcomes: list[ExpectationOutcome]
+) -> list[ExpectationOutcome]:
+    """Failing rows for the expectations GX's SUMMARY result names none of.
+
+    GX returns row ids for single-column expectations only; for SQL rules and compound keys the
+    first rows are read here (``LIMIT``), only when the expectation failed. The SUMMARY format is
+    kept because COMPLETE would carry every unexpected value of a column rule.
+    """
+    by_label = {e.label: e for e in suite.expectations}
+    missing = [
+        o for o in outcomes if not o.success and not o.sample and o.error is None and o.label in by_label
+    ]
+    if not missing:
+        return outcomes
+    rows = f"({window_query(suite, window)}) as batch_rows"
+    found: dict[str, list[dict[str, Any]]] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for outcome in missing:
+            expect = by_label[outcome.label]
+            if expect.kind == "UnexpectedRowsExpectation":
+                query = (
+                    f"select * from ({expect.kwargs['unexpected_rows_query'].replace('{batch}', rows)}) as u"
+                )
+            elif expect.kind == "ExpectCompoundColumnsToBeUnique":
+                key = ", ".join(_quote(c) for c in expect.kwargs["column_list"])
+                ids = ", ".join(
+                    _quote(c) for c in dict.fromkeys((*suite.row_id, *expect.kwargs["column_list"]))
+                )
+                query = (
+                    f"select {ids} from {rows} where ({key}) in "
+                    f"(select {key} from {rows} group by {key} having count(*) > 1) order by {key}"
+                )
+            else:
+                continue
+            cursor = conn.execute(f"{query} limit {SAMPLE_ROWS}")  # built from suites.py, not input
+            names = [c.name for c in cursor.description or []]
+            found[outcome.label] = [_jsonable(dict(zip(names, r, strict=True))) for r in cursor.fetchall()]
+    return [replace(o, sample=found[o.label]) if o.label in found else o for o in outcomes]
 
 
 def _run_checkpoint(home: Path, suite: Suite, window: tuple[dt.date, dt.date] | None) -> Any:
