@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
 
 import yaml
 
-from .formats import partition_date_from_name, store_id_from_path
+from .formats import SOURCES, partition_date_from_name, store_id_from_path
 from .formats.base import ParseContext, SourceSpec
 
 
@@ -98,3 +99,79 @@ def parse_context(file: LandingFile, currencies: dict[str, str]) -> ParseContext
         store_id=file.store_id,
         default_currency=currencies.get(file.store_id or ""),
     )
+
+
+# Files a landing folder may hold that feed no table: the demo generator's answer key.
+NOT_SOURCE_FILES = frozenset({"truth.json"})
+ROOT_SOURCE = "stores"  # files under no known folder are reported on the landing root's source
+
+
+@dataclass(frozen=True)
+class UnmatchedFile:
+    relative_path: str
+    reason: str
+    sources: tuple[str, ...]  # the raw sources it most likely was meant for
+
+
+def _matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    return len(parts) == len(pattern) and all(fnmatchcase(p, g) for p, g in zip(parts, pattern, strict=True))
+
+
+def _leading_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> int:
+    """How many leading folders of ``parts`` follow the glob (the file name itself excluded)."""
+    count = 0
+    for part, glob in zip(parts[:-1], pattern[:-1]):
+        if not fnmatchcase(part, glob):
+            break
+        count += 1
+    return count
+
+
+def _reason(parts: tuple[str, ...], patterns: list[tuple[str, ...]], depth: int) -> str:
+    """Why a file matches no source, said against the globs it came closest to."""
+    if depth == 0:
+        if len(parts) == 1:
+            return "matches no source: at the landing folder's root only stores.yaml is read"
+        return f"matches no source: unknown folder '{parts[0]}/'"
+    folder = "/".join(parts[:-1])
+    if all(depth == len(p) - 1 and len(parts) == len(p) for p in patterns):
+        suffix = PurePosixPath(parts[-1]).suffix or "(none)"
+        expected = ", ".join(sorted({"/".join(p) for p in patterns}))
+        return f"matches no source: name or extension {suffix!r} in {folder}/ (expected {expected})"
+    known = sorted({p[depth].replace("*", "<store_id>") for p in patterns if len(p) > depth + 1})
+    if not known:
+        expected = ", ".join(sorted({"/".join(p) for p in patterns}))
+        return f"matches no source: unknown folder '{folder}/' (expected {expected})"
+    return f"matches no source: unknown folder '{folder}/' (known here: {', '.join(known)})"
+
+
+def unmatched_files(landing_dir: Path, specs: Iterable[SourceSpec] | None = None) -> list[UnmatchedFile]:
+    """Every file of the landing folder that no source's glob matches, with the likely sources.
+
+    Hidden files and folders (names starting with ``.``) and ``NOT_SOURCE_FILES`` are skipped. A
+    file is attributed to the sources whose glob its leading folders follow furthest (all that tie);
+    a file under no known folder at all belongs to the landing root's source, ``stores``.
+    """
+    specs = list(SOURCES.values() if specs is None else specs)
+    patterns = [(spec.name, PurePosixPath(spec.landing_glob).parts) for spec in specs]
+    found: list[UnmatchedFile] = []
+    if not landing_dir.is_dir():
+        return found
+    for path in sorted(landing_dir.rglob("*")):
+        relative = path.relative_to(landing_dir)
+        parts = relative.parts
+        if any(part.startswith(".") for part in parts) or not path.is_file():
+            continue
+        if len(parts) == 1 and parts[0] in NOT_SOURCE_FILES:
+            continue
+        if any(_matches(parts, pattern) for _name, pattern in patterns):
+            continue
+        depths = [(_leading_match(parts, pattern), name, pattern) for name, pattern in patterns]
+        best = max(depth for depth, _n, _p in depths)
+        if best == 0:
+            found.append(UnmatchedFile(relative.as_posix(), _reason(parts, [], 0), (ROOT_SOURCE,)))
+            continue
+        likely = [(name, pattern) for depth, name, pattern in depths if depth == best]
+        reason = _reason(parts, [pattern for _n, pattern in likely], best)
+        found.append(UnmatchedFile(relative.as_posix(), reason, tuple(name for name, _p in likely)))
+    return found

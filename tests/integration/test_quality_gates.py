@@ -67,6 +67,10 @@ def test_a_blocking_failure_stops_the_amazon_chain_and_the_product_chain_still_r
     url, landing, home = run_env
     bad_file = landing / "amazon" / "store-us" / "inventory" / f"{START + dt.timedelta(days=DAYS - 1)}.txt"
     old = _set_field(bad_file, 3, "afn-fulfillable-quantity", "-4")
+    # a report saved into a misspelled folder: not loaded, and said so
+    stray = landing / "amazon" / "store-us" / "order" / f"{START}.txt"
+    stray.parent.mkdir()
+    stray.write_text("amazon-order-id\tsku\n", encoding="utf-8")
 
     end = START + dt.timedelta(days=DAYS - 1)
     with DagsterInstance.ephemeral() as instance:
@@ -95,6 +99,15 @@ def test_a_blocking_failure_stops_the_amazon_chain_and_the_product_chain_still_r
             url,
             "select count(*) from raw.amazon_inventory where afn_fulfillable_quantity = -4",
         ) == [(1,)]
+        # the stray file is named on every Amazon source it may have been meant for, not on events
+        for source in ("amazon_orders", "amazon_inventory", "amazon_returns"):
+            assert f"raw/{source}:landing_files_recognised (WARN)" in outcome.failed_checks
+        assert "raw/events:landing_files_recognised" in outcome.passed_checks
+        unmatched = _evaluation(instance, outcome.run_id, "raw/amazon_orders", "landing_files_recognised")
+        assert unmatched.metadata["unmatched_files"].value == 1
+        assert "`amazon/store-us/order/2026-03-01.txt`: matches no source: unknown folder" in (
+            unmatched.metadata["files"].value
+        )
         # the product chain and its analytics ran
         assert query(url, "select count(*) > 0 from marts.fct_sessions") == [(True,)]
         assert _exists(url, "analytics.cohort_retention")
@@ -102,9 +115,10 @@ def test_a_blocking_failure_stops_the_amazon_chain_and_the_product_chain_still_r
         assert data_docs_index(home).exists()
 
         _set_field(bad_file, 3, "afn-fulfillable-quantity", old)
+        stray.unlink()
         fixed = run_window(START, end, instance=instance, settings=load_settings())
         assert fixed.success, fixed.errors
-        assert not [c for c in fixed.failed_checks if "gx_critical" in c]
+        assert not [c for c in fixed.failed_checks if "gx_critical" in c or "landing_files" in c]
         assert query(url, "select count(*) from raw.amazon_inventory where afn_fulfillable_quantity < 0") == [
             (0,)
         ]

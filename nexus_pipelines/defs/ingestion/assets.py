@@ -17,11 +17,16 @@ from dagster import (
 from ...lib.formats import SOURCES
 from ...lib.formats.base import SourceSpec
 from ...lib.ingestion import IngestionFailed, IngestionSummary, ingest
+from ...lib.landing import UnmatchedFile, unmatched_files
 from ..partitions import daily_partitions, single_run_backfill, step_window
 from ..resources import WarehouseResource
 
 
-def _metadata(summary: IngestionSummary) -> dict:
+def unmatched_list(unmatched: list[UnmatchedFile]) -> str:
+    return "\n".join(f"- `{u.relative_path}`: {u.reason}" for u in unmatched) or "none"
+
+
+def _metadata(summary: IngestionSummary, unmatched: list[UnmatchedFile]) -> dict:
     files = [r for r in summary.results if not r.skipped]
     preview = "\n".join(
         f"| {r.file_path} | {r.rows_read} | {r.rows_loaded} | {r.rows_quarantined} | {r.duration_seconds:.2f} |"
@@ -37,6 +42,7 @@ def _metadata(summary: IngestionSummary) -> dict:
         "files_misnamed": MetadataValue.md(
             "\n".join(f"- {problem}" for _path, problem in summary.misnamed) or "none"
         ),
+        "unmatched_files": MetadataValue.md(unmatched_list(unmatched)),
         "duration_seconds": round(summary.duration_seconds, 3),
         "date_range": f"{summary.start} .. {summary.end}" if summary.start else "whole table",
         "files": MetadataValue.md(
@@ -75,11 +81,14 @@ def build_raw_asset(spec: SourceSpec) -> AssetsDefinition:
             raise
         for _path, problem in summary.misnamed:
             context.log.warning(f"not loaded: {problem}")
+        unmatched = [u for u in unmatched_files(warehouse.landing_path) if spec.name in u.sources]
+        for u in unmatched:
+            context.log.warning(f"not loaded: {u.relative_path}: {u.reason}")
         context.log.info(
             f"{spec.name} {start}..{end}: {summary.files_loaded} file(s) loaded, {summary.files_skipped} unchanged, "
             f"{summary.rows_loaded} rows loaded, {summary.rows_quarantined} quarantined"
         )
-        return MaterializeResult(metadata=_metadata(summary))
+        return MaterializeResult(metadata=_metadata(summary, unmatched))
 
     return _raw
 

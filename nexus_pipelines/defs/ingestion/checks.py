@@ -12,6 +12,7 @@ from dagster import (
 
 from ...lib.formats import SOURCES
 from ...lib.formats.base import SourceSpec
+from ...lib.landing import unmatched_files
 from ...lib.warehouse.connection import scalar
 from ..resources import WarehouseResource
 
@@ -57,4 +58,33 @@ def build_quarantine_check(spec: SourceSpec) -> AssetChecksDefinition:
     return _check
 
 
-raw_asset_checks = [build_quarantine_check(spec) for spec in SOURCES.values()]
+def build_unmatched_check(spec: SourceSpec) -> AssetChecksDefinition:
+    @asset_check(
+        asset=["raw", spec.name],
+        name="landing_files_recognised",
+        blocking=False,
+        description="Every landing file near this source's folder matches a source: none is skipped unseen.",
+    )
+    def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+        unmatched = [u for u in unmatched_files(warehouse.landing_path) if spec.name in u.sources]
+        return AssetCheckResult(
+            passed=not unmatched,
+            severity=AssetCheckSeverity.WARN,
+            description=f"{len(unmatched)} landing file(s) match no source and were not loaded"
+            if unmatched
+            else None,
+            metadata={
+                "unmatched_files": len(unmatched),
+                "files": MetadataValue.md(
+                    "\n".join(f"- `{u.relative_path}`: {u.reason}" for u in unmatched[:100]) or "none"
+                ),
+            },
+        )
+
+    return _check
+
+
+raw_asset_checks = [
+    *(build_quarantine_check(spec) for spec in SOURCES.values()),
+    *(build_unmatched_check(spec) for spec in SOURCES.values()),
+]
