@@ -238,12 +238,15 @@ def _with_samples(
 
 
 def _run_checkpoint(home: Path, suite: Suite, window: tuple[dt.date, dt.date] | None) -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage events from GX, ever
     # GX would rather have the schema in the connection's search_path; a table asset names it.
     warnings.filterwarnings("ignore", message="`schema_name` is deprecated", category=DeprecationWarning)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="file", project_root_dir=str(home))
+    if context.config.analytics_enabled is not False:
+        context.enable_analytics(False)  # a self-hosted warehouse's validations stay on this machine
     bars = context.variables.progress_bars
     if (bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)) is not False:
         context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -294,6 +297,7 @@ def build_data_docs(home: Path) -> Path | None:
     root = gx_dir(home)
     if not (root / "great_expectations.yml").exists():
         return None
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
     with _project_lock(root):
