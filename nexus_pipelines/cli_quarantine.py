@@ -18,12 +18,14 @@ from typing import Any
 
 import click
 import psycopg
+from tabulate import tabulate
 
 from .lib.config import Settings, load_settings
 from .lib.formats import SOURCES
 from .lib.warehouse import quarantine as q
 
 RAW_TEXT_SHOWN = 200  # characters of a rejected line shown in the text output (--json has all)
+NOTHING = "nothing is quarantined"
 
 
 def _settings() -> Settings:
@@ -37,30 +39,34 @@ def _settings() -> Settings:
 def _connect(settings: Settings) -> Iterator[psycopg.Connection]:
     from .lib.warehouse.connection import warehouse_url
 
-    with psycopg.connect(warehouse_url(settings), autocommit=True) as conn:
+    with psycopg.connect(warehouse_url(settings)) as conn:
+        conn.read_only = True
         yield conn
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    """Columns padded to their widest cell, two spaces apart, no trailing blanks."""
-    cells = [[str(c) for c in headers], *([str(c) for c in row] for row in rows)]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(headers))]
-    return ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells]
+def _echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[str] = ()) -> None:
+    """Aligned plain columns; the cells as given (no number parsing), ``numeric`` ones right-aligned."""
+    align = ["right" if h in numeric else "left" for h in headers]
+    click.echo(tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True, colalign=align))
 
 
-def _when(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+def _when(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
 
 
 def _jsonable(record: Any) -> dict[str, Any]:
-    return {
-        key: value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
-        for key, value in asdict(record).items()
-    }
+    """A record's fields, dates and times in ISO 8601 (times in UTC)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            return value.astimezone(dt.UTC).isoformat()
+        return value.isoformat() if isinstance(value, dt.date) else value
+
+    return {key: plain(value) for key, value in asdict(record).items()}
 
 
 def _printable(text: str | None) -> str:
-    """A rejected line on one terminal line: tabs and line breaks escaped, long ones cut."""
+    """A rejected line on one terminal line: backslashes, tabs and line breaks escaped, long ones cut."""
     if text is None:
         return ""
     flat = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
@@ -69,6 +75,10 @@ def _printable(text: str | None) -> str:
 
 def _echo_json(document: Any) -> None:
     click.echo(json.dumps(document, indent=2))
+
+
+def _nothing(source: str | None) -> str:
+    return f"{NOTHING} for source {source}" if source else NOTHING
 
 
 source_option = click.option(
@@ -85,18 +95,19 @@ def quarantine() -> None:
 @quarantine.command(
     "list",
     short_help="Quarantined rows per source and file.",
-    help="Per source and file: quarantined rows, first and last line, partition date, last load (UTC).",
+    help="Per source and file: quarantined rows, first and last line, partition date and the "
+    "file's latest load (UTC).",
 )
 @source_option
 @json_option
 def list_command(source: str | None, as_json: bool) -> None:
     with _connect(_settings()) as conn:
-        files = q.list_files(conn, source=source)
+        found = q.files(conn, source)
     if as_json:
-        _echo_json([_jsonable(f) for f in files])
+        _echo_json([_jsonable(f) for f in found])
         return
-    if not files:
-        click.echo("no quarantined rows")
+    if not found:
+        click.echo(_nothing(source))
         return
     rows = [
         (
@@ -107,22 +118,22 @@ def list_command(source: str | None, as_json: bool) -> None:
             f.partition_date or "-",
             _when(f.last_loaded_at),
         )
-        for f in files
+        for f in found
     ]
-    for line in _table(("source", "file", "rows", "lines", "partition", "loaded"), rows):
-        click.echo(line)
-    total = sum(f.rows for f in files)
-    click.echo(f"{total} row(s) from {len({f.file for f in files})} file(s)")
+    _echo_table(("source", "file", "rows", "lines", "partition", "loaded"), rows, numeric=("rows",))
+    total = sum(f.rows for f in found)
+    click.echo(f"{total} row(s) quarantined from {len({f.file for f in found})} file(s)")
 
 
 @quarantine.command(
     short_help="Quarantined rows per reason.",
-    help="Quarantined rows per source, file and reason (or field: the reason's text before ':').",
+    help="Quarantined rows and files per source and reason (--by field: the reason's text before "
+    "its first ':', e.g. quantity).",
 )
 @source_option
 @click.option(
     "--by",
-    type=click.Choice(["reason", "field"]),
+    type=click.Choice(q.GROUP_BY),
     default="reason",
     show_default=True,
     help="Group by the whole reason or by its field.",
@@ -130,17 +141,18 @@ def list_command(source: str | None, as_json: bool) -> None:
 @json_option
 def summary(source: str | None, by: q.GroupBy, as_json: bool) -> None:
     with _connect(_settings()) as conn:
-        counts = q.summary(conn, source=source, by=by)
+        counts = q.summary(conn, source, by=by)
     if as_json:
-        _echo_json([{(by if key == "reason" else key): v for key, v in _jsonable(c).items()} for c in counts])
+        _echo_json([{"source": c.source, by: c.reason, "rows": c.rows, "files": c.files} for c in counts])
         return
     if not counts:
-        click.echo("no quarantined rows")
+        click.echo(_nothing(source))
         return
-    for line in _table(
-        ("source", "file", "rows", by), [(c.source, c.file, c.rows, c.reason) for c in counts]
-    ):
-        click.echo(line)
+    _echo_table(
+        ("source", by, "rows", "files"),
+        [(c.source, c.reason, c.rows, c.files) for c in counts],
+        numeric=("rows", "files"),
+    )
 
 
 def _relative(file: str, landing_dir: Path) -> str:
@@ -159,8 +171,8 @@ def _relative(file: str, landing_dir: Path) -> str:
 
 @quarantine.command(
     short_help="The quarantined rows of one file.",
-    help="The quarantined rows of one landing file (its path in the landing folder), by line, from "
-    "every source it feeds.",
+    help="The quarantined rows of one landing file (its path in the landing folder, or absolute), "
+    "by line, from every source it feeds.",
 )
 @click.argument("file")
 @source_option
@@ -172,20 +184,24 @@ def show(file: str, source: str | None, limit: int, as_json: bool) -> None:
     settings = _settings()
     relative = _relative(file, settings.landing_dir)
     with _connect(settings) as conn:
-        known = q.known_files(conn, source=source)
+        known = q.known_files(conn, source)
         if relative not in known:
             close = difflib.get_close_matches(relative, sorted(known), n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            where = f" of source {source}" if source else ""
-            raise click.BadParameter(f"{relative} was never loaded{where}{hint}", param_hint="'FILE'")
-        total = sum(f.rows for f in q.list_files(conn, source=source) if f.file == relative)
-        rows = q.show(conn, relative, source=source, limit=limit)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            where = f" for source {source}" if source else ""
+            raise click.BadParameter(f"no load of {relative} is recorded{where}{hint}", param_hint="'FILE'")
+        total = sum(f.rows for f in q.files(conn, source) if f.file == relative)
+        rows = q.show(conn, relative, limit, source=source)
     if as_json:
         _echo_json({"file": relative, "rows_quarantined": total, "rows": [_jsonable(r) for r in rows]})
         return
+    if not rows:
+        click.echo(f"{relative}: {_nothing(source)}")
+        return
     shown = f", the first {len(rows)} shown" if len(rows) < total else ""
     click.echo(f"{relative}: {total} quarantined row(s){shown}")
-    if rows:
-        table = [(r.source, r.line, r.reason, _printable(r.raw_text)) for r in rows]
-        for line in _table(("source", "line", "reason", "raw_text"), table):
-            click.echo(line)
+    _echo_table(
+        ("source", "line", "reason", "raw_text"),
+        [(r.source, r.line, r.reason, _printable(r.raw_text)) for r in rows],
+        numeric=("line",),
+    )

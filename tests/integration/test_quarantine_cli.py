@@ -6,14 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
 from nexus_pipelines import cli
 from nexus_pipelines.lib.formats import SOURCES
 from nexus_pipelines.lib.ingestion import ingest
+from nexus_pipelines.lib.warehouse import quarantine
 from tests.integration.test_loader import write_orders
 from tests.unit.test_formats_sales_traffic import report
 
@@ -22,7 +23,25 @@ REPORT_DAY = dt.date(2026, 11, 2)  # the date of the Sales and Traffic document 
 
 S1 = "amazon/s1/orders/2026-03-02.txt"
 S2 = "amazon/s2/orders/2026-03-02.txt"
+RETURNS = "amazon/s1/returns/2026-03-02.txt"
 TRAFFIC = "amazon/s1/sales_traffic/2026-11-02.json"
+EVENTS = "events/2026-03-02.jsonl"
+
+QUANTITY_ABC = "quantity: 'abc' is not an integer"
+BAD_PURCHASE = "purchase-date: 'not-a-date' is not an ISO-8601 timestamp"
+RETURNED_NONE = "quantity: must be greater than 0, got 0"
+PAGE_VIEWS = "trafficByDate.pageViews: 3000000000 is out of range for an integer column"
+SESSIONS = "trafficByAsin.sessions: 3000000000 is out of range for an integer column"
+BROKEN_JSON = "not valid JSON: unexpected character, expected a string key: line 1 column 19 (char 18)"
+
+# when each file was loaded, as set in ops.load_manifest after the loads
+LOADED = {
+    S1: "2026-03-03 06:02:11",
+    S2: "2026-03-03 06:02:12",
+    RETURNS: "2026-03-03 06:03:00",
+    TRAFFIC: "2026-11-03 07:00:00",
+    EVENTS: "2026-03-03 06:04:30",
+}
 
 
 def order(order_id: str, quantity: str = "1", purchased: str = "2026-03-02T10:00:00+00:00") -> str:
@@ -31,26 +50,51 @@ def order(order_id: str, quantity: str = "1", purchased: str = "2026-03-02T10:00
     )
 
 
-QUANTITY_ABC = "quantity: 'abc' is not an integer"
-QUANTITY_X1 = "quantity: 'x1' is not an integer"
-BAD_PURCHASE = "purchase-date: 'not-a-date' is not an ISO-8601 timestamp"
-PAGE_VIEWS = "trafficByDate.pageViews: 3000000000 is out of range for an integer column"
-SESSIONS = "trafficByAsin.sessions: 3000000000 is out of range for an integer column"
-
-# header = line 1
+# the header is line 1
 S1_LINES = [
     order("1-1"),  # 2
-    order("1-2", quantity="abc"),  # 3
+    order("1-2", quantity="abc"),  # 3: QUANTITY_ABC
     order("1-3"),  # 4
-    order("1-4", purchased="not-a-date"),  # 5
+    order("1-4", purchased="not-a-date"),  # 5: BAD_PURCHASE
     order("1-5"),  # 6
 ]
 S2_LINES = [
-    order("2-1", quantity="abc"),  # 2
-    order("2-2"),  # 3
-    order("2-3", quantity="abc"),  # 4
-    order("2-4", quantity="x1"),  # 5
+    order("2-1"),  # 2
+    order("2-2", quantity="abc"),  # 3: QUANTITY_ABC
+    order("2-3", quantity="abc"),  # 4: QUANTITY_ABC
 ]
+
+RETURNS_HEADER = (
+    "return-date\torder-id\tsku\tasin\tfnsku\tproduct-name\tquantity\tfulfillment-center-id"
+    "\tdetailed-disposition\treason\tstatus\tlicense-plate-number\tcustomer-comments"
+)
+
+
+def returned(quantity: str) -> str:
+    return (
+        f"2026-03-01T10:00:00+00:00\t111-1\tSKU-1\tB01\tX001\tMug\t{quantity}\tSEA8\tSELLABLE"
+        "\tNOT_AS_DESCRIBED\tUnit returned to inventory\tLPN1\t"
+    )
+
+
+RETURNS_LINES = [returned("1"), returned("0"), returned("2")]  # lines 2, 3 (RETURNED_NONE), 4
+
+BROKEN_EVENT = '{"type": "track", broken'
+
+
+def event(n: int) -> str:
+    return json.dumps(
+        {
+            "type": "track",
+            "event": "Product Viewed",
+            "messageId": f"m-{n}",
+            "anonymousId": "a1",
+            "timestamp": f"2026-03-02T10:00:0{n}Z",
+        }
+    )
+
+
+EVENT_LINES = [event(1), BROKEN_EVENT, event(3)]  # no header: the broken one is line 2
 
 
 def nexus(*args: str):
@@ -76,56 +120,94 @@ def traffic_document() -> dict:
     return document
 
 
-def load_all(url: str, landing) -> tuple[dt.datetime, dt.datetime]:
-    """Load the three files; returns the time span the loads happened in."""
+def write(landing, relative: str, text: str) -> None:
+    path = landing / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def load_all(url: str, landing) -> None:
+    """Load the five files, then give each load a known time in ops.load_manifest."""
     write_orders(landing, "s1", "2026-03-02", S1_LINES)
     write_orders(landing, "s2", "2026-03-02", S2_LINES)
-    path = landing / TRAFFIC
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps(traffic_document()), encoding="utf-8")
-    before = dt.datetime.now(dt.UTC)
-    assert ingest(url, SOURCES["amazon_orders"], landing, DAY, DAY).rows_quarantined == 5
+    write(landing, RETURNS, "\n".join([RETURNS_HEADER, *RETURNS_LINES]) + "\n")
+    write(landing, TRAFFIC, json.dumps(traffic_document()))
+    write(landing, EVENTS, "\n".join(EVENT_LINES) + "\n")
+    assert ingest(url, SOURCES["amazon_orders"], landing, DAY, DAY).rows_quarantined == 4
+    assert ingest(url, SOURCES["amazon_returns"], landing, DAY, DAY).rows_quarantined == 1
+    assert ingest(url, SOURCES["events"], landing, DAY, DAY).rows_quarantined == 1
     for source in ("amazon_sales_traffic_by_date", "amazon_sales_traffic_by_asin"):
         assert ingest(url, SOURCES[source], landing, REPORT_DAY, REPORT_DAY).rows_quarantined == 1
-    return before, dt.datetime.now(dt.UTC)
+    with psycopg.connect(url) as conn:
+        for file, at in LOADED.items():
+            conn.execute(
+                "update ops.load_manifest set started_at = %s::timestamp at time zone 'UTC' where file_path = %s",
+                (at, file),
+            )
+        # an older load and a later failed attempt of S1: its rows are from the latest successful load
+        conn.execute(
+            """insert into ops.load_manifest (batch_id, source, file_path, sha256, status, error, started_at)
+               select gen_random_uuid(), source, file_path, sha256, status, error, started_at::timestamptz
+               from (values ('loaded', null, '2026-03-02 06:00:00+00'),
+                            ('failed', 'damaged', '2026-03-04 06:00:00+00')) as v(status, error, started_at),
+                    (select source, file_path, sha256 from ops.load_manifest where file_path = %s) as m""",
+            (S1,),
+        )
 
 
-def test_before_any_load_every_view_is_empty_and_no_file_is_known(landing):
+def err_line(result) -> str:
+    return result.stderr.splitlines()[-1]
+
+
+# ---------------------------------------------------------------- nothing loaded yet
+def test_an_empty_database_says_nothing_is_quarantined(landing):
     for command in ("list", "summary"):
         result = nexus(command)
-        assert (result.exit_code, result.stdout) == (0, "no quarantined rows\n"), result.output
+        assert (result.exit_code, result.stdout) == (0, "nothing is quarantined\n"), result.output
         as_json = nexus(command, "--json")
         assert (as_json.exit_code, json.loads(as_json.stdout)) == (0, [])
+    one = nexus("summary", "--by", "field", "--source", "amazon_orders")
+    assert (one.exit_code, one.stdout) == (0, "nothing is quarantined for source amazon_orders\n")
     unknown = nexus("show", S1)
     assert unknown.exit_code == 2
-    assert unknown.stderr.splitlines()[-1] == f"Error: Invalid value for 'FILE': {S1} was never loaded"
+    assert err_line(unknown) == f"Error: Invalid value for 'FILE': no load of {S1} is recorded"
 
 
-def test_list_counts_rows_and_lines_per_source_and_file(landing, fresh_db):
-    before, after = load_all(fresh_db, landing)
+def test_a_source_that_is_not_a_raw_table_is_a_usage_error(landing):
+    for args in (["list"], ["summary"], ["show", S1]):
+        result = nexus(*args, "--source", "amazon_order")
+        assert result.exit_code == 2
+        assert err_line(result).startswith(
+            "Error: Invalid value for '--source': 'amazon_order' is not one of "
+        )
+    by = nexus("summary", "--by", "store")
+    assert by.exit_code == 2
+    assert err_line(by) == "Error: Invalid value for '--by': 'store' is not one of 'reason', 'field'."
+
+
+# ---------------------------------------------------------------- list
+def test_list_counts_rows_and_lines_per_source_and_file_with_their_latest_load(
+    landing, fresh_db, monkeypatch
+):
+    load_all(fresh_db, landing)
+    monkeypatch.setenv("PGTZ", "America/New_York")  # a session time zone other than UTC: times still in UTC
     result = nexus("list")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    loaded = [re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", line) for line in lines[1:-1]]
-    assert all(loaded)
-    for match in loaded:
-        at = dt.datetime.strptime(match[0], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
-        assert before.replace(microsecond=0) <= at <= after
-    # ordered by source, then file; the loaded column (checked above) cut off
-    width = len(lines[0]) - len("loaded")
-    assert [line[:width].rstrip() for line in lines[:-1]] == [
-        "source                        file                                     rows  lines  partition",
-        "amazon_orders                 amazon/s1/orders/2026-03-02.txt          2     3..5   2026-03-02",
-        "amazon_orders                 amazon/s2/orders/2026-03-02.txt          3     2..5   2026-03-02",
-        "amazon_sales_traffic_by_asin  amazon/s1/sales_traffic/2026-11-02.json  1     2..2   2026-11-02",
-        "amazon_sales_traffic_by_date  amazon/s1/sales_traffic/2026-11-02.json  1     2..2   2026-11-02",
+    # widths: the widest cell, or the header and two blanks; the rows column right-aligned
+    assert result.stdout.splitlines() == [
+        f"{'source':<28}  {'file':<39}  {'rows':>6}  {'lines':<7}  {'partition':<11}  loaded",
+        f"{'amazon_orders':<28}  {S1:<39}  {'2':>6}  {'3..5':<7}  {'2026-03-02':<11}  2026-03-03 06:02:11",
+        f"{'amazon_orders':<28}  {S2:<39}  {'2':>6}  {'3..4':<7}  {'2026-03-02':<11}  2026-03-03 06:02:12",
+        f"{'amazon_returns':<28}  {RETURNS:<39}  {'1':>6}  {'3..3':<7}  {'2026-03-02':<11}  2026-03-03 06:03:00",
+        f"{'amazon_sales_traffic_by_asin':<28}  {TRAFFIC:<39}  {'1':>6}  {'2..2':<7}  {'2026-11-02':<11}  2026-11-03 07:00:00",
+        f"{'amazon_sales_traffic_by_date':<28}  {TRAFFIC:<39}  {'1':>6}  {'2..2':<7}  {'2026-11-02':<11}  2026-11-03 07:00:00",
+        f"{'events':<28}  {EVENTS:<39}  {'1':>6}  {'2..2':<7}  {'2026-03-02':<11}  2026-03-03 06:04:30",
+        "8 row(s) quarantined from 5 file(s)",
     ]
-    assert lines[-1] == "7 row(s) from 3 file(s)"
 
     only = nexus("list", "--source", "amazon_orders", "--json")
     assert only.exit_code == 0, only.output
-    document = json.loads(only.stdout)
-    assert [{k: v for k, v in f.items() if k != "last_loaded_at"} for f in document] == [
+    assert json.loads(only.stdout) == [
         {
             "source": "amazon_orders",
             "file": S1,
@@ -133,87 +215,121 @@ def test_list_counts_rows_and_lines_per_source_and_file(landing, fresh_db):
             "first_line": 3,
             "last_line": 5,
             "partition_date": "2026-03-02",
+            "last_loaded_at": "2026-03-03T06:02:11+00:00",
         },
         {
             "source": "amazon_orders",
             "file": S2,
-            "rows": 3,
-            "first_line": 2,
-            "last_line": 5,
+            "rows": 2,
+            "first_line": 3,
+            "last_line": 4,
             "partition_date": "2026-03-02",
+            "last_loaded_at": "2026-03-03T06:02:12+00:00",
         },
     ]
-    assert all(before <= dt.datetime.fromisoformat(f["last_loaded_at"]) <= after for f in document)
+    never_loaded = nexus("list", "--source", "amazon_inventory")
+    assert (never_loaded.exit_code, never_loaded.stdout) == (
+        0,
+        "nothing is quarantined for source amazon_inventory\n",
+    )
 
 
-def test_summary_groups_by_the_whole_reason_or_by_its_field(landing, fresh_db):
+# ---------------------------------------------------------------- summary
+def test_summary_counts_rows_and_files_per_reason(landing, fresh_db):
     load_all(fresh_db, landing)
-    result = nexus("summary")
+    result = nexus("summary", "--source", "amazon_orders")
     assert result.exit_code == 0, result.output
-    # per file the most frequent reason first, ties by the reason's text
+    # the most frequent reason first; QUANTITY_ABC is on 1 line of S1 and 2 of S2
     assert result.stdout.splitlines() == [
-        "source                        file                                     rows  reason",
-        f"amazon_orders                 {S1}          1     {BAD_PURCHASE}",
-        f"amazon_orders                 {S1}          1     {QUANTITY_ABC}",
-        f"amazon_orders                 {S2}          2     {QUANTITY_ABC}",
-        f"amazon_orders                 {S2}          1     {QUANTITY_X1}",
-        f"amazon_sales_traffic_by_asin  {TRAFFIC}  1     {SESSIONS}",
-        f"amazon_sales_traffic_by_date  {TRAFFIC}  1     {PAGE_VIEWS}",
+        f"{'source':<13}  {'reason':<56}  {'rows':>6}  {'files':>7}",
+        f"amazon_orders  {QUANTITY_ABC:<56}  {'3':>6}  {'2':>7}",
+        f"amazon_orders  {BAD_PURCHASE:<56}  {'1':>6}  {'1':>7}",
     ]
-    by_field = nexus("summary", "--by", "field", "--source", "amazon_orders")
-    assert by_field.exit_code == 0, by_field.output
-    assert by_field.stdout.splitlines() == [
-        "source         file                             rows  field",
-        f"amazon_orders  {S1}  1     purchase-date",
-        f"amazon_orders  {S1}  1     quantity",
-        f"amazon_orders  {S2}  3     quantity",
-    ]
-    fields = json.loads(nexus("summary", "--by", "field", "--json", "--source", "amazon_orders").stdout)
-    assert fields == [
-        {"source": "amazon_orders", "file": S1, "field": "purchase-date", "rows": 1},
-        {"source": "amazon_orders", "file": S1, "field": "quantity", "rows": 1},
-        {"source": "amazon_orders", "file": S2, "field": "quantity", "rows": 3},
-    ]
-    as_json = json.loads(nexus("summary", "--json", "--source", "amazon_sales_traffic_by_date").stdout)
-    assert as_json == [
-        {"source": "amazon_sales_traffic_by_date", "file": TRAFFIC, "reason": PAGE_VIEWS, "rows": 1}
+    everything = nexus("summary", "--json")
+    assert everything.exit_code == 0, everything.output
+    assert json.loads(everything.stdout) == [
+        {"source": "amazon_orders", "reason": QUANTITY_ABC, "rows": 3, "files": 2},
+        {"source": "amazon_orders", "reason": BAD_PURCHASE, "rows": 1, "files": 1},
+        {"source": "amazon_returns", "reason": RETURNED_NONE, "rows": 1, "files": 1},
+        {"source": "amazon_sales_traffic_by_asin", "reason": SESSIONS, "rows": 1, "files": 1},
+        {"source": "amazon_sales_traffic_by_date", "reason": PAGE_VIEWS, "rows": 1, "files": 1},
+        {"source": "events", "reason": BROKEN_JSON, "rows": 1, "files": 1},
     ]
 
 
-def test_show_lists_one_files_rows_by_line_across_the_tables_it_feeds(landing, fresh_db):
+def test_summary_by_field_groups_on_the_text_before_the_first_colon(landing, fresh_db):
     load_all(fresh_db, landing)
-    result = nexus("show", TRAFFIC)
+    result = nexus("summary", "--by", "field")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert lines[0] == f"{TRAFFIC}: 2 quarantined row(s)"
-    assert lines[1].split() == ["source", "line", "reason", "raw_text"]
-    assert [line[: lines[1].index("raw_text")].rstrip() for line in lines[2:]] == [
-        f"amazon_sales_traffic_by_asin  2     {SESSIONS}",
-        f"amazon_sales_traffic_by_date  2     {PAGE_VIEWS}",
+    assert result.stdout.splitlines() == [
+        f"{'source':<28}  {'field':<23}  {'rows':>6}  {'files':>7}",
+        f"{'amazon_orders':<28}  {'quantity':<23}  {'3':>6}  {'2':>7}",
+        f"{'amazon_orders':<28}  {'purchase-date':<23}  {'1':>6}  {'1':>7}",
+        f"{'amazon_returns':<28}  {'quantity':<23}  {'1':>6}  {'1':>7}",
+        f"{'amazon_sales_traffic_by_asin':<28}  {'trafficByAsin.sessions':<23}  {'1':>6}  {'1':>7}",
+        f"{'amazon_sales_traffic_by_date':<28}  {'trafficByDate.pageViews':<23}  {'1':>6}  {'1':>7}",
+        f"{'events':<28}  {'not valid JSON':<23}  {'1':>6}  {'1':>7}",
     ]
+    as_json = nexus("summary", "--by", "field", "--json", "--source", "events")
+    assert json.loads(as_json.stdout) == [
+        {"source": "events", "field": "not valid JSON", "rows": 1, "files": 1}
+    ]
+
+
+# ---------------------------------------------------------------- show
+def test_show_lists_one_files_rows_by_line_with_the_raw_text(landing, fresh_db):
+    load_all(fresh_db, landing)
+    result = nexus("show", S1)
+    assert result.exit_code == 0, result.output
+    raw = [S1_LINES[1].replace("\t", "\\t"), S1_LINES[3].replace("\t", "\\t")]  # lines 3 and 5
+    assert result.stdout.splitlines() == [
+        f"{S1}: 2 quarantined row(s)",
+        f"{'source':<13}  {'line':>6}  {'reason':<56}  raw_text",
+        f"amazon_orders  {'3':>6}  {QUANTITY_ABC:<56}  {raw[0]}",
+        f"amazon_orders  {'5':>6}  {BAD_PURCHASE:<56}  {raw[1]}",
+    ]
+    # --limit keeps the first lines and says so; an absolute path in the landing folder works too
+    first = nexus("show", str(landing / S1), "--limit", "1")
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines()[0] == f"{S1}: 2 quarantined row(s), the first 1 shown"
+    assert first.stdout.splitlines()[2:] == [f"amazon_orders  {'3':>6}  {QUANTITY_ABC}  {raw[0]}"]
+    dotted = nexus("show", f"./{S1}", "--json")
+    assert (dotted.exit_code, json.loads(dotted.stdout)["rows_quarantined"]) == (0, 2), dotted.output
+
+    # a file with quarantined rows is known even when its loads are no longer in the manifest
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("delete from ops.load_manifest where file_path = %s", (EVENTS,))
+    events = nexus("show", EVENTS, "--json")
+    assert events.exit_code == 0, events.output
+    assert json.loads(events.stdout) == {
+        "file": EVENTS,
+        "rows_quarantined": 1,
+        "rows": [{"source": "events", "line": 2, "reason": BROKEN_JSON, "raw_text": BROKEN_EVENT}],
+    }
+
+
+def test_show_reads_every_table_a_file_feeds(landing, fresh_db):
+    load_all(fresh_db, landing)
     document = json.loads(nexus("show", TRAFFIC, "--json").stdout)
     assert (document["file"], document["rows_quarantined"]) == (TRAFFIC, 2)
-    raw = [json.loads(r["raw_text"]) for r in document["rows"]]
-    assert raw == [
+    assert [(r["source"], r["line"], r["reason"]) for r in document["rows"]] == [
+        ("amazon_sales_traffic_by_asin", 2, SESSIONS),
+        ("amazon_sales_traffic_by_date", 2, PAGE_VIEWS),
+    ]
+    assert [json.loads(r["raw_text"]) for r in document["rows"]] == [
         traffic_document()["salesAndTrafficByAsin"][1],
         traffic_document()["salesAndTrafficByDate"][1],
     ]
-
-    one_table = nexus("show", TRAFFIC, "--source", "amazon_sales_traffic_by_date", "--json")
-    rows = json.loads(one_table.stdout)["rows"]
-    assert [(r["source"], r["line"], r["reason"]) for r in rows] == [
-        ("amazon_sales_traffic_by_date", 2, PAGE_VIEWS)
+    text = nexus("show", TRAFFIC).stdout.splitlines()
+    assert text[0] == f"{TRAFFIC}: 2 quarantined row(s)"
+    assert [line.split("  ")[0] for line in text[2:]] == [
+        "amazon_sales_traffic_by_asin",
+        "amazon_sales_traffic_by_date",
     ]
-
-    # the raw line with its tabs escaped; --limit keeps the first lines and says so
-    first = nexus("show", str(landing / S2), "--limit", "2")
-    assert first.exit_code == 0, first.output
-    out = first.stdout.splitlines()
-    assert out[0] == f"{S2}: 3 quarantined row(s), the first 2 shown"
-    assert out[2:] == [
-        f"amazon_orders  2     {QUANTITY_ABC}  " + S2_LINES[0].replace("\t", "\\t"),
-        f"amazon_orders  4     {QUANTITY_ABC}  " + S2_LINES[2].replace("\t", "\\t"),
-    ]
+    one_table = json.loads(
+        nexus("show", TRAFFIC, "--source", "amazon_sales_traffic_by_date", "--json").stdout
+    )
+    assert (one_table["rows_quarantined"], [r["reason"] for r in one_table["rows"]]) == (1, [PAGE_VIEWS])
 
 
 def test_an_unknown_file_is_a_usage_error_naming_the_closest_known_files(landing, fresh_db):
@@ -221,39 +337,60 @@ def test_an_unknown_file_is_a_usage_error_naming_the_closest_known_files(landing
     typo = nexus("show", "amazon/s1/orders/2026-03-20.txt")
     assert typo.exit_code == 2
     assert "Traceback" not in typo.output
-    assert typo.stderr.splitlines()[-1] == (
-        "Error: Invalid value for 'FILE': amazon/s1/orders/2026-03-20.txt was never loaded;"
-        f" did you mean {S1}, {S2}?"
+    assert err_line(typo) == (
+        "Error: Invalid value for 'FILE': no load of amazon/s1/orders/2026-03-20.txt is recorded;"
+        f" did you mean {S1} or {S2} or {RETURNS}?"
+    )
+    gz = nexus("show", "events/2026-03-02.jsonl.gz")
+    assert (gz.exit_code, err_line(gz)) == (
+        2,
+        f"Error: Invalid value for 'FILE': no load of events/2026-03-02.jsonl.gz is recorded; did you mean {EVENTS}?",
     )
     nothing_like = nexus("show", "notes.md")
     assert nothing_like.exit_code == 2
-    assert (
-        nothing_like.stderr.splitlines()[-1] == "Error: Invalid value for 'FILE': notes.md was never loaded"
-    )
+    assert err_line(nothing_like) == "Error: Invalid value for 'FILE': no load of notes.md is recorded"
     wrong_source = nexus("show", S1, "--source", "events")
     assert wrong_source.exit_code == 2
-    assert wrong_source.stderr.splitlines()[-1] == (
-        f"Error: Invalid value for 'FILE': {S1} was never loaded of source events"
+    assert err_line(wrong_source) == (
+        f"Error: Invalid value for 'FILE': no load of {S1} is recorded for source events"
     )
 
 
+# ---------------------------------------------------------------- a fixed file loaded again
 def test_reloading_a_fixed_file_replaces_its_quarantined_rows(landing, fresh_db):
     load_all(fresh_db, landing)
-    before = nexus("show", S2, "--json")
-    assert [r["line"] for r in json.loads(before.stdout)["rows"]] == [2, 4, 5]
+    assert [r["line"] for r in json.loads(nexus("show", S1, "--json").stdout)["rows"]] == [3, 5]
 
-    write_orders(landing, "s2", "2026-03-02", [order("2-1"), order("2-2"), order("2-3"), order("2-4")])
-    summary = ingest(fresh_db, SOURCES["amazon_orders"], landing, DAY, DAY)
-    assert (summary.files_loaded, summary.files_skipped, summary.rows_quarantined) == (1, 1, 0)
+    write_orders(landing, "s1", "2026-03-02", [order(f"1-{n}") for n in range(1, 6)])
+    loaded = ingest(fresh_db, SOURCES["amazon_orders"], landing, DAY, DAY)
+    assert (loaded.files_loaded, loaded.files_skipped, loaded.rows_quarantined) == (1, 1, 0)
 
-    fixed = nexus("show", S2)
-    assert (fixed.exit_code, fixed.stdout) == (0, f"{S2}: 0 quarantined row(s)\n"), fixed.output
-    assert json.loads(nexus("show", S2, "--json").stdout) == {"file": S2, "rows_quarantined": 0, "rows": []}
-    # the other files keep theirs
-    assert json.loads(nexus("show", S1, "--json").stdout)["rows_quarantined"] == 2
+    fixed = nexus("show", S1)
+    assert (fixed.exit_code, fixed.stdout) == (0, f"{S1}: nothing is quarantined\n"), fixed.output
+    assert json.loads(nexus("show", S1, "--json").stdout) == {"file": S1, "rows_quarantined": 0, "rows": []}
+    # the file is gone from the list and from the counts; the other files keep theirs
     listed = json.loads(nexus("list", "--json").stdout)
     assert [(f["source"], f["file"], f["rows"]) for f in listed] == [
-        ("amazon_orders", S1, 2),
+        ("amazon_orders", S2, 2),
+        ("amazon_returns", RETURNS, 1),
         ("amazon_sales_traffic_by_asin", TRAFFIC, 1),
         ("amazon_sales_traffic_by_date", TRAFFIC, 1),
+        ("events", EVENTS, 1),
     ]
+    assert nexus("list").stdout.splitlines()[-1] == "6 row(s) quarantined from 4 file(s)"
+    assert json.loads(nexus("summary", "--json", "--source", "amazon_orders").stdout) == [
+        {"source": "amazon_orders", "reason": QUANTITY_ABC, "rows": 2, "files": 1}
+    ]
+
+
+# ---------------------------------------------------------------- the library on its own
+def test_the_library_checks_its_arguments_and_reads_only_existing_tables(fresh_db):
+    with psycopg.connect(fresh_db) as conn:
+        assert quarantine.files(conn) == []
+        assert quarantine.summary(conn, by="field") == []
+        assert quarantine.show(conn, S1, 10) == []
+        assert quarantine.known_files(conn) == set()
+        with pytest.raises(ValueError, match="unknown source 'orders'"):
+            quarantine.files(conn, "orders")
+        with pytest.raises(ValueError, match="by must be 'reason' or 'field'"):
+            quarantine.summary(conn, by="file")  # type: ignore[arg-type]
