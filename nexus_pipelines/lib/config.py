@@ -17,7 +17,19 @@ NEXUS_DBT_PROJECT_DIR        the dbt project (default: ``dbt_project`` beside th
 NEXUS_DB_NAME                database name on the embedded server (default ``nexus``)
 NEXUS_ANALYTICS_SCHEMA       schema of the tables the Python analytics assets write
                              (default ``analytics``)
+NEXUS_FRESHNESS_WARN_HOURS   hours after a source's last load (or a key mart's last build) at
+                             which its freshness warns (whole hours, default 36)
+NEXUS_FRESHNESS_ERROR_HOURS  hours after which its freshness is an error (default 60; not less
+                             than the warn hours)
+NEXUS_FRESHNESS_HOURS_<SRC>  ``warn,error`` hours for one raw source, e.g.
+                             ``NEXUS_FRESHNESS_HOURS_EVENTS=6,12`` (``<SRC>``: the raw table's
+                             name in capitals); the only way to give ``stores`` (reference data,
+                             reloaded only when edited) a freshness expectation
 ===========================  ==================================================================
+
+The dbt project reads the ``NEXUS_FRESHNESS_*`` variables too (the source freshness in
+``dbt_project/models/staging/_sources.yml``), so `dbt source freshness` and the Dagster checks
+agree; the values are validated here.
 """
 
 from __future__ import annotations
@@ -28,6 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_FRESHNESS_WARN_HOURS = 36
+DEFAULT_FRESHNESS_ERROR_HOURS = 60
+FRESHNESS_OVERRIDE_PREFIX = "NEXUS_FRESHNESS_HOURS_"
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,10 @@ class Settings:
     dbt_project_dir: Path
     db_name: str
     analytics_schema: str = "analytics"
+    freshness_warn_hours: int = DEFAULT_FRESHNESS_WARN_HOURS
+    freshness_error_hours: int = DEFAULT_FRESHNESS_ERROR_HOURS
+    # (source, warn hours, error hours) from NEXUS_FRESHNESS_HOURS_<SOURCE>, sorted by source
+    freshness_overrides: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -54,10 +73,51 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
+    def freshness_override(self, source: str) -> tuple[int, int] | None:
+        """(warn, error) hours set for ``source`` by NEXUS_FRESHNESS_HOURS_<SOURCE>, if any."""
+        return next(((warn, error) for name, warn, error in self.freshness_overrides if name == source), None)
+
 
 def _env(name: str, environ: dict[str, str]) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
+
+
+def _hours(name: str, text: str) -> int:
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) == 0:
+        raise ValueError(f"{name} must be a whole number of hours greater than 0, got {text!r}")
+    return int(value)
+
+
+def _ordered(warn: int, error: int, warn_label: str, error_label: str) -> None:
+    """Warn hours after error hours would never warn: a configuration mistake, named."""
+    if warn > error:
+        raise ValueError(f"{warn_label} must not be greater than {error_label}")
+
+
+def _freshness_overrides(env: dict[str, str]) -> tuple[tuple[str, int, int], ...]:
+    """NEXUS_FRESHNESS_HOURS_<SOURCE>=warn,error for raw sources, validated."""
+    names = sorted(n for n in env if n.startswith(FRESHNESS_OVERRIDE_PREFIX) and _env(n, env))
+    if not names:
+        return ()
+    from .formats import SOURCES  # only when an override is set: the parsers are not needed otherwise
+
+    known = {source.upper(): source for source in SOURCES}
+    overrides = []
+    for name in names:
+        text = env[name]
+        source = known.get(name[len(FRESHNESS_OVERRIDE_PREFIX) :])
+        if source is None:
+            choices = ", ".join(FRESHNESS_OVERRIDE_PREFIX + key for key in sorted(known))
+            raise ValueError(f"{name} names no raw source; the variables are {choices}")
+        parts = text.split(",")
+        if len(parts) != 2:
+            raise ValueError(f"{name} must be 'warn,error' hours, e.g. {name}=36,60, got {text!r}")
+        warn, error = _hours(name, parts[0]), _hours(name, parts[1])
+        _ordered(warn, error, f"the warn hours of {name} ({warn} h)", f"its error hours ({error} h)")
+        overrides.append((source, warn, error))
+    return tuple(sorted(overrides))
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -73,6 +133,20 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if not lookback_text.isdigit():
         raise ValueError(f"NEXUS_LOOKBACK_DAYS must be a whole number of days, got {lookback_text!r}")
     dbt_dir = _env("NEXUS_DBT_PROJECT_DIR", env)
+    warn_text = _env("NEXUS_FRESHNESS_WARN_HOURS", env)
+    error_text = _env("NEXUS_FRESHNESS_ERROR_HOURS", env)
+    warn_hours = (
+        _hours("NEXUS_FRESHNESS_WARN_HOURS", warn_text) if warn_text else DEFAULT_FRESHNESS_WARN_HOURS
+    )
+    error_hours = (
+        _hours("NEXUS_FRESHNESS_ERROR_HOURS", error_text) if error_text else DEFAULT_FRESHNESS_ERROR_HOURS
+    )
+    _ordered(
+        warn_hours,
+        error_hours,
+        f"NEXUS_FRESHNESS_WARN_HOURS ({warn_hours} h{'' if warn_text else ', the default'})",
+        f"NEXUS_FRESHNESS_ERROR_HOURS ({error_hours} h{'' if error_text else ', the default'})",
+    )
     return Settings(
         home=home,
         database_url=_env("NEXUS_DATABASE_URL", env),
@@ -83,4 +157,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         dbt_project_dir=Path(dbt_dir).resolve() if dbt_dir else PROJECT_ROOT / "dbt_project",
         db_name=_env("NEXUS_DB_NAME", env) or "nexus",
         analytics_schema=_env("NEXUS_ANALYTICS_SCHEMA", env) or "analytics",
+        freshness_warn_hours=warn_hours,
+        freshness_error_hours=error_hours,
+        freshness_overrides=_freshness_overrides(env),
     )
