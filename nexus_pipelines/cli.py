@@ -153,6 +153,8 @@ def _run(start, end, force, verbose: bool = False) -> bool:
     click.echo("open the UI: `make dev` (or `nexus dev`), then http://localhost:3000")
     if outcome.skipped_steps:
         click.echo(f"skipped (nothing upstream changed): {', '.join(outcome.skipped_steps)}")
+    click.echo(_quality_line(outcome, settings))
+    _show_unmatched(settings)
     if outcome.failed_checks:
         click.echo(f"checks that did not pass: {', '.join(outcome.failed_checks)}", err=True)
     if not outcome.success:
@@ -160,6 +162,39 @@ def _run(start, end, force, verbose: bool = False) -> bool:
         for step, error in outcome.errors.items():
             click.echo(f"  {step}: {error}", err=True)
     return outcome.success
+
+
+def _show_unmatched(settings: Settings, limit: int = 20) -> None:
+    """The landing files no source reads: never skipped without a word."""
+    from .lib.landing import unmatched_files
+
+    unmatched = unmatched_files(settings.landing_dir)
+    for u in unmatched[:limit]:
+        click.echo(f"not loaded: {u.relative_path}: {u.reason}", err=True)
+    if len(unmatched) > limit:
+        click.echo(
+            f"not loaded: ... and {len(unmatched) - limit} more (see the landing_files_recognised checks)",
+            err=True,
+        )
+
+
+def _quality_line(outcome, settings: Settings) -> str:
+    """One line on the Great Expectations checks of the run and where their Data Docs are."""
+    from .lib.quality.validate import data_docs_index
+
+    def gx(names: list[str]) -> list[str]:
+        return [n for n in names if n.split(" ")[0].rsplit(":", 1)[-1].startswith("gx_")]
+
+    passed, failed = gx(outcome.passed_checks), gx(outcome.failed_checks)
+    if not passed and not failed:
+        return "data quality: no Great Expectations suite ran"
+    blocked = [n for n in failed if "(ERROR)" in n]
+    verdict = f"{len(blocked)} blocking failure(s), " if blocked else ""
+    docs = data_docs_index(settings.home)
+    return (
+        f"data quality: {len(passed)} of {len(passed) + len(failed)} Great Expectations checks passed"
+        f" ({verdict}{len(failed) - len(blocked)} warning(s)); Data Docs: {docs}"
+    )
 
 
 def _describe_database(settings: Settings) -> str:
@@ -281,6 +316,15 @@ def dev(port, host):
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
     sys.exit(subprocess.call(command, cwd=PROJECT_ROOT, env=env))
+
+
+from .cli_status import status as status_command  # noqa: E402
+
+main.add_command(status_command)
+
+from .cli_quarantine import quarantine  # noqa: E402
+
+main.add_command(quarantine)
 
 
 if __name__ == "__main__":

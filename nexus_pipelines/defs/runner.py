@@ -55,6 +55,7 @@ class RunOutcome:
     skipped_steps: list[str] = field(
         default_factory=list
     )  # steps with nothing to do (nothing upstream changed)
+    passed_checks: list[str] = field(default_factory=list)  # "asset:check" that passed
 
 
 def resolve_window(
@@ -150,7 +151,7 @@ def run_window(
                 run_config=config, instance=instance, tags=tags, run_id=run_id, raise_on_error=raise_on_error
             )
     build_data_docs(settings.home)  # the daemon's runs get theirs from the run-status sensors
-    errors, failed_checks, skipped = {}, [], []
+    errors, failed_checks, skipped, passed_checks = {}, [], [], []
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE and event.step_key:
             error = event.step_failure_data.error if event.step_failure_data else None
@@ -159,7 +160,9 @@ def run_window(
             skipped.append(event.step_key)
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             data = event.asset_check_evaluation_data
-            if not data.passed:
+            if data.passed:
+                passed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name}")
+            else:
                 failed_checks.append(
                     f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value})"
                 )
@@ -178,6 +181,7 @@ def run_window(
         swept,
         failed_checks,
         skipped,
+        passed_checks,
     )
 
 

@@ -111,6 +111,9 @@ def test_run_prints_the_summary_and_what_was_skipped(run_env, clean_env, tmp_pat
         skipped_steps=["dbt_product", "clv"],
     )
     calls = fake_runner(clean_env, outcome)
+    for stray in ("events/2026-03-01.json", "amazon/S1/order/2026-03-01.txt"):
+        (tmp_path / "landing" / stray).parent.mkdir(parents=True)
+        (tmp_path / "landing" / stray).write_text("{}", encoding="utf-8")
     result = nexus("run", "--from", "2026-03-01", "--to", "2026-03-03")
     assert result.exit_code == 0, result.output
     assert calls == [(dt.date(2026, 3, 1), dt.date(2026, 3, 3), False)]
@@ -132,10 +135,15 @@ def test_run_prints_the_summary_and_what_was_skipped(run_env, clean_env, tmp_pat
         f"warehouse: NEXUS_DATABASE_URL ({where})",
         "open the UI: `make dev` (or `nexus dev`), then http://localhost:3000",
         "skipped (nothing upstream changed): dbt_product, clv",
+        "data quality: no Great Expectations suite ran",
     ]
     assert result.stderr.splitlines() == [
         "start raw_amazon_orders",
         "marked failed: run run-dead (its process ended without finishing it)",
+        "not loaded: amazon/S1/order/2026-03-01.txt: matches no source: unknown folder 'amazon/S1/order/'"
+        " (known here: inventory, orders, returns, sales_traffic)",
+        "not loaded: events/2026-03-01.json: matches no source: name or extension '.json' in events/"
+        " (expected events/*.jsonl*)",
         "checks that did not pass: marts/fct_orders:not_null_order_id (WARN)",
     ]
 

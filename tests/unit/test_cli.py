@@ -68,7 +68,15 @@ def test_help_lists_every_command():
     assert result.stdout.startswith("Usage: nexus [OPTIONS] COMMAND [ARGS]...\n")
     assert "generate demo data, run the pipeline, manage the embedded" in result.stdout
     commands = result.stdout.split("Commands:\n")[1].splitlines()
-    assert [line.split()[0] for line in commands] == ["db", "demo", "dev", "generate", "run"]
+    assert [line.split()[0] for line in commands] == [
+        "db",
+        "demo",
+        "dev",
+        "generate",
+        "quarantine",
+        "run",
+        "status",
+    ]
 
 
 def test_db_help_lists_its_subcommands():
@@ -389,3 +397,38 @@ def test_the_warehouse_is_described_without_credentials(tmp_path):
         {"NEXUS_HOME": str(tmp_path), "NEXUS_DATABASE_URL": "postgresql://u:pw@db:5432/w"}
     )
     assert cli._describe_database(external) == "NEXUS_DATABASE_URL (db:5432/w)"
+
+
+def test_the_quality_line_counts_the_great_expectations_checks_only(tmp_path):
+    from nexus_pipelines.defs.runner import RunOutcome
+
+    settings = load_settings({"NEXUS_HOME": str(tmp_path)})
+    day = dt.date(2026, 3, 1)
+    outcome = RunOutcome(
+        False,
+        "run",
+        day,
+        day,
+        ["gx_raw_amazon_inventory"],
+        passed_checks=[
+            "raw/amazon_orders:gx_critical",
+            "raw/amazon_orders:gx_warning",
+            "raw/events:freshness",
+        ],
+        failed_checks=[
+            "raw/amazon_inventory:gx_critical (ERROR)",
+            "raw/amazon_inventory:gx_warning (WARN)",
+            "raw/amazon_returns:gx_warning (WARN)",
+            "raw/amazon_orders:quarantine_share (WARN)",
+        ],
+    )
+    line = cli._quality_line(outcome, settings)
+    assert line.startswith(
+        "data quality: 2 of 5 Great Expectations checks passed (1 blocking failure(s), 2 warning(s))"
+    )
+    assert line.endswith(
+        f"Data Docs: {tmp_path / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}"
+    )
+
+    none_ran = RunOutcome(True, "run", day, day, [], passed_checks=["raw/events:freshness"])
+    assert cli._quality_line(none_ran, settings) == "data quality: no Great Expectations suite ran"
