@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from .suites import CRITICAL, Expect, Suite
@@ -211,30 +212,39 @@ def _with_samples(
     ]
     if not missing:
         return outcomes
-    rows = f"({window_query(suite, window)}) as batch_rows"
+    rows = _window_relation(suite, window)
     found: dict[str, list[dict[str, Any]]] = {}
     with psycopg.connect(url, autocommit=True) as conn:
         for outcome in missing:
             expect = by_label[outcome.label]
             if expect.kind == "UnexpectedRowsExpectation":
-                query = (
-                    f"select * from ({expect.kwargs['unexpected_rows_query'].replace('{batch}', rows)}) as u"
-                )
+                rule = sql.SQL(expect.kwargs["unexpected_rows_query"]).format(batch=rows)
+                query = sql.SQL("select * from ({}) as u limit %s").format(rule)
             elif expect.kind == "ExpectCompoundColumnsToBeUnique":
-                key = ", ".join(_quote(c) for c in expect.kwargs["column_list"])
-                ids = ", ".join(
-                    _quote(c) for c in dict.fromkeys((*suite.row_id, *expect.kwargs["column_list"]))
-                )
-                query = (
-                    f"select {ids} from {rows} where ({key}) in "
-                    f"(select {key} from {rows} group by {key} having count(*) > 1) order by {key}"
-                )
+                columns = expect.kwargs["column_list"]
+                key = sql.SQL(", ").join(map(sql.Identifier, columns))
+                ids = sql.SQL(", ").join(map(sql.Identifier, dict.fromkeys((*suite.row_id, *columns))))
+                query = sql.SQL(
+                    "select {ids} from {rows} where ({key}) in "
+                    "(select {key} from {rows} group by {key} having count(*) > 1) order by {key} limit %s"
+                ).format(ids=ids, rows=rows, key=key)
             else:
                 continue
-            cursor = conn.execute(f"{query} limit {SAMPLE_ROWS}")  # built from suites.py, not input
+            cursor = conn.execute(query, (SAMPLE_ROWS,))
             names = [c.name for c in cursor.description or []]
             found[outcome.label] = [_jsonable(dict(zip(names, r, strict=True))) for r in cursor.fetchall()]
     return [replace(o, sample=found[o.label]) if o.label in found else o for o in outcomes]
+
+
+def _window_relation(suite: Suite, window: tuple[dt.date, dt.date] | None) -> sql.Composable:
+    """The rows of ``window_query`` as a psycopg relation (``{batch}`` of the SQL rules)."""
+    table = sql.Identifier(suite.schema, suite.table)
+    if window is None or suite.window_column is None:
+        return sql.SQL("(select * from {}) as batch_rows").format(table)
+    column = sql.Identifier(suite.window_column)
+    return sql.SQL("(select * from {t} where {c} between {s} and {e} or {c} is null) as batch_rows").format(
+        t=table, c=column, s=sql.Literal(window[0]), e=sql.Literal(window[1])
+    )
 
 
 def _run_checkpoint(home: Path, suite: Suite, window: tuple[dt.date, dt.date] | None) -> Any:
