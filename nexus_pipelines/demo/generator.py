@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
+from ..lib.files import private_dir
 from .amazon import AmazonStore
 from .amazon_files import INVENTORY_COLUMNS, ORDERS_COLUMNS, RETURNS_COLUMNS
 from .catalog import STORES, build_catalog
@@ -67,7 +68,8 @@ def generate(
 ) -> dict:
     """Write the demo landing folder into ``out`` and return the truth (also ``out/truth.json``).
 
-    Existing files of the same names are overwritten; other files in ``out`` are left alone.
+    Existing files of the same names are replaced; other files in ``out`` are left alone. Files are
+    written 0600 and the folders created 0700 (``lib/files.py``): they hold customer addresses.
     """
     config = SynthConfig(seed, start, days, stores, skus, users, events_per_day, bad_rows)
     return write_dataset(Path(out), config, progress=progress)
@@ -76,7 +78,7 @@ def generate(
 def write_dataset(out: Path, config: SynthConfig, *, progress: bool = False) -> dict:
     """``generate`` for a ready ``SynthConfig``."""
     seed, days = config.seed, config.days
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)  # created 0700; a folder that exists keeps its mode
     clock = Clock(config.start, days)
     catalog = build_catalog(seed, config.skus)
     amazon = [AmazonStore(seed, store, catalog, config.start, days) for store in STORES[: config.stores]]

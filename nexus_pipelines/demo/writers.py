@@ -1,4 +1,8 @@
-"""Writing landing files: UTF-8, ``\\n`` line endings, fixed formatting of times and money."""
+"""Writing landing files: UTF-8, ``\\n`` line endings, fixed formatting of times and money.
+
+Landing files hold customer addresses: they are written 0600 (atomically), in folders created 0700.
+They are not fsynced one by one: demo data can be generated again.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+
+from ..lib.files import write_private_text
 
 DAY = 86_400
 
@@ -42,8 +48,7 @@ def money(cents: int) -> str:
 
 
 def write_text(path: Path, lines: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8", newline="\n")
+    write_private_text(path, "".join(line + "\n" for line in lines), durable=False)
 
 
 def write_table(path: Path, header: tuple[str, ...], rows: list[list[str]], sep: str = "\t") -> None:
@@ -51,6 +56,5 @@ def write_table(path: Path, header: tuple[str, ...], rows: list[list[str]], sep:
 
 
 def write_json(path: Path, data: object, *, sort_keys: bool = False) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=sort_keys)
-    path.write_text(text + "\n", encoding="utf-8", newline="\n")
+    write_private_text(path, text + "\n", durable=False)

@@ -18,6 +18,7 @@ import yaml
 from psycopg.conninfo import conninfo_to_dict
 
 from .config import Settings
+from .files import private_dir, write_private_text
 from .warehouse.connection import dagster_storage_url
 
 STORAGE_URL_ENV = "NEXUS_DAGSTER_STORAGE_URL"
@@ -37,13 +38,15 @@ def dagster_yaml() -> dict:
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
-    """Write $NEXUS_HOME/dagster/dagster.yaml and export DAGSTER_HOME and the storage URL."""
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
+    """Write $NEXUS_HOME/dagster/dagster.yaml and export DAGSTER_HOME and the storage URL.
+
+    The folder is created 0700 (Dagster keeps run logs in it) and dagster.yaml is written 0600.
+    """
+    home = private_dir(settings.dagster_home)
     text = yaml.safe_dump(dagster_yaml(), sort_keys=False)
     target = home / "dagster.yaml"
     if not target.exists() or target.read_text() != text:
-        target.write_text(text)
+        write_private_text(target, text)
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ[STORAGE_URL_ENV] = sqlalchemy_psycopg2_url(dagster_storage_url(settings))
     return home

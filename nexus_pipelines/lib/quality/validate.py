@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from ..files import private_dir
 from .suites import CRITICAL, Expect, Suite
 
 URL_VARIABLE = "NEXUS_GX_WAREHOUSE_URL"
@@ -102,7 +103,7 @@ def sqlalchemy_url(url: str) -> str:
 
 @contextmanager
 def _project_lock(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
+    private_dir(root)
     with open(root / ".nexus.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
