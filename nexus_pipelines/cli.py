@@ -83,6 +83,7 @@ def _check_generator_options(**params) -> None:
 
 def _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out, *, reuse: bool) -> Path:
     from .demo import generate
+    from .lib.files import write_private_text
 
     out = out or _settings().landing_dir
     params = {
@@ -102,7 +103,7 @@ def _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, 
         return out
     t0 = time.perf_counter()
     generate(out, progress=True, **params)
-    stamp.write_text(wanted)
+    write_private_text(stamp, wanted)
     click.echo(f"generated landing data in {out} ({time.perf_counter() - t0:.1f} s)")
     return out
 
@@ -244,15 +245,59 @@ def db():
     pass
 
 
+def _listen(_ctx, _param, value):
+    from .lib.config import parse_listen
+
+    if value is None:
+        return None
+    try:
+        return parse_listen(value, "--listen")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _tcp_line(s) -> str:
+    if s.tcp:
+        return f"tcp {s.tcp} (scram-sha-256 passwords, BI users only)"
+    return "tcp off (`nexus db start --listen 127.0.0.1:5433` for BI tools)"
+
+
 @db.command(
     help="Start the embedded PostgreSQL server (no-op when running or when NEXUS_DATABASE_URL is set)."
 )
-def start():
+@click.option(
+    "--listen",
+    callback=_listen,
+    default=None,
+    metavar="HOST:PORT",
+    help="Also listen on TCP, for BI tools (default NEXUS_DB_LISTEN; off when unset). "
+    "Every TCP connection needs a BI user's password.",
+)
+def start(listen):
+    from .lib.warehouse import embedded
     from .lib.warehouse.connection import warehouse_url
 
     settings = _settings()
+    if not settings.embedded:
+        click.echo("using NEXUS_DATABASE_URL, nothing to start")
+        return
+    wanted = listen or settings.db_listen
+    before = embedded.status(settings)
+    if (
+        before.running
+        and wanted
+        and before.tcp
+        != embedded.ServerStatus(True, before.pgdata, port=wanted[1], listen_host=wanted[0]).tcp
+    ):
+        raise click.ClickException(
+            f"the server is already running ({_tcp_line(before)}); to listen on {wanted[0]}:{wanted[1]}, "
+            "`nexus db stop` it first (open connections are closed), then start it again"
+        )
+    if listen:
+        embedded.start(settings, listen=listen)
     url = warehouse_url(settings)
-    click.echo(f"running: {url}" if settings.embedded else "using NEXUS_DATABASE_URL, nothing to start")
+    click.echo(f"running: {url}")
+    click.echo(_tcp_line(embedded.status(settings)))
 
 
 @db.command(help="Stop the embedded PostgreSQL server.")
@@ -265,7 +310,7 @@ def stop():
     click.echo("stopped" if embedded.stop(settings) else "was not running")
 
 
-@db.command(help="Show whether the embedded server runs, its data directory and socket.")
+@db.command(help="Show whether the embedded server runs, its data directory, socket and TCP listener.")
 def status():
     from .lib.warehouse import embedded
 
@@ -275,7 +320,7 @@ def status():
         return
     s = embedded.status(settings)
     if s.running:
-        click.echo(f"running  pid {s.pid}  data {s.pgdata}  socket {s.socket_dir}")
+        click.echo(f"running  pid {s.pid}  data {s.pgdata}  socket {s.socket_dir}  {_tcp_line(s)}")
     else:
         click.echo(f"stopped  data {s.pgdata}")
         sys.exit(3)
@@ -325,6 +370,11 @@ main.add_command(status_command)
 from .cli_quarantine import quarantine  # noqa: E402
 
 main.add_command(quarantine)
+
+from .cli_bi import bi  # noqa: E402
+
+main.add_command(bi)
+
 
 
 if __name__ == "__main__":

@@ -15,6 +15,11 @@ NEXUS_PARTITIONS_START       first daily partition, YYYY-MM-DD (default 2026-01-
 NEXUS_LOOKBACK_DAYS          days the nightly refresh re-processes before the latest (default 3)
 NEXUS_DBT_PROJECT_DIR        the dbt project (default: ``dbt_project`` beside the package)
 NEXUS_DB_NAME                database name on the embedded server (default ``nexus``)
+NEXUS_DB_LISTEN              ``HOST:PORT`` (or ``PORT``, on 127.0.0.1) on which the embedded
+                             server also listens on TCP, for BI tools (default: unix socket
+                             only); every TCP connection needs a BI user's password
+NEXUS_BI_PASSWORD            the password `nexus bi add-user` / `rotate-password` set instead
+                             of generating one
 NEXUS_ANALYTICS_SCHEMA       schema of the tables the Python analytics assets write
                              (default ``analytics``)
 NEXUS_FRESHNESS_WARN_HOURS   hours after a source's last load (or a key mart's last build) at
@@ -36,7 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +65,10 @@ class Settings:
     freshness_error_hours: int = DEFAULT_FRESHNESS_ERROR_HOURS
     # (source, warn hours, error hours) from NEXUS_FRESHNESS_HOURS_<SOURCE>, sorted by source
     freshness_overrides: tuple[tuple[str, int, int], ...] = ()
+    # (host, port) of the embedded server's TCP listener (NEXUS_DB_LISTEN); None: unix socket only
+    db_listen: tuple[str, int] | None = None
+    # NEXUS_BI_PASSWORD: the password `nexus bi` sets instead of generating one (never shown)
+    bi_password: str | None = field(default=None, repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -120,6 +129,22 @@ def _freshness_overrides(env: dict[str, str]) -> tuple[tuple[str, int, int], ...
     return tuple(sorted(overrides))
 
 
+def parse_listen(text: str, label: str = "NEXUS_DB_LISTEN") -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPv6]:PORT`` or ``PORT`` (on 127.0.0.1) as (host, port)."""
+    value = text.strip()
+    host, sep, port_text = value.rpartition(":")
+    if not sep:
+        host, port_text = "127.0.0.1", value
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or any(c.isspace() or c in "'\\\"," for c in host):
+        raise ValueError(f"{label} must be HOST:PORT, e.g. 127.0.0.1:5433, got {text!r}")
+    if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"{label} needs a port from 1 to 65535, e.g. 127.0.0.1:5433, got {text!r}")
+    return host, int(port_text)
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     home = Path(_env("NEXUS_HOME", env) or ".nexus").expanduser().resolve()
@@ -160,4 +185,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         freshness_warn_hours=warn_hours,
         freshness_error_hours=error_hours,
         freshness_overrides=_freshness_overrides(env),
+        db_listen=parse_listen(listen) if (listen := _env("NEXUS_DB_LISTEN", env)) else None,
+        bi_password=env.get("NEXUS_BI_PASSWORD") or None,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -56,9 +57,30 @@ def test_db_url_starts_the_server_and_status_start_stop_follow_it(embedded_home)
 
     pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
     status = nexus("db", "status")
-    assert (status.exit_code, status.stdout) == (0, f"running  pid {pid}  data {pgdata}  socket {pgdata}\n")
+    tcp_off = "tcp off (`nexus db start --listen 127.0.0.1:5433` for BI tools)"
+    assert (status.exit_code, status.stdout) == (
+        0,
+        f"running  pid {pid}  data {pgdata}  socket {pgdata}  {tcp_off}\n",
+    )
     start = nexus("db", "start")  # already running: the same server
-    assert (start.exit_code, start.stdout) == (0, f"running: {url.stdout.strip()}\n")
+    assert (start.exit_code, start.stdout) == (0, f"running: {url.stdout.strip()}\n{tcp_off}\n")
+    # asked to listen on TCP while running without: says how, changes nothing
+    listen = nexus("db", "start", "--listen", "127.0.0.1:5433")
+    assert listen.exit_code == 1
+    assert "already running (tcp off" in listen.output and "`nexus db stop` it first" in listen.output
+    assert int((pgdata / "postmaster.pid").read_text().splitlines()[0]) == pid
+    hba = (pgdata / "pg_hba.conf").read_text()
+    rules = [line.split() for line in hba.splitlines() if line and not line.startswith("#")]
+    assert rules == [
+        ["local", "all", "all", "trust"],
+        ["host", '"nexus"', "+nexus_bi_reader,+nexus_bi_store_reader", "all", "scram-sha-256"],
+        ["host", "all", "all", "all", "reject"],
+    ]
+    assert oct(pgdata.stat().st_mode & 0o777) == "0o700"
+    assert embedded_home.stat().st_mode & 0o077 in (
+        0,
+        0o011,
+    )  # 0700, or 0711 when the server runs as its own user
     assert int((pgdata / "postmaster.pid").read_text().splitlines()[0]) == pid
 
     stop = nexus("db", "stop")
@@ -67,6 +89,17 @@ def test_db_url_starts_the_server_and_status_start_stop_follow_it(embedded_home)
     assert (stopped.exit_code, stopped.stdout) == (3, f"stopped  data {pgdata}\n")
     again = nexus("db", "stop")
     assert (again.exit_code, again.stdout) == (0, "was not running\n")
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tcp = nexus("db", "start", "--listen", f"127.0.0.1:{port}")
+    assert tcp.exit_code == 0, tcp.output
+    assert tcp.stdout.splitlines()[-1] == f"tcp 127.0.0.1:{port} (scram-sha-256 passwords, BI users only)"
+    with pytest.raises(psycopg.OperationalError, match="rejects connection"):
+        psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="nexus")
+    with psycopg.connect(f"postgresql://postgres@/nexus?host={pgdata}&port={port}") as conn:
+        assert conn.execute("show listen_addresses").fetchone() == ("127.0.0.1",)
 
 
 @pytest.fixture

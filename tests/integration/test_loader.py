@@ -200,22 +200,6 @@ def test_events_keep_resends_in_raw_and_quarantine_broken_lines(fresh_db, tmp_pa
     assert line == 4
 
 
-def test_bi_reader_role_reads_marts_but_not_raw(fresh_db):
-    from nexus_pipelines.lib.warehouse.roles import BI_ROLE, ensure_bi_reader
-
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("create schema if not exists raw; create table raw.secret (x int)")
-        conn.execute("create schema if not exists marts; create table marts.before_grant (x int)")
-    ensure_bi_reader(fresh_db)
-    ensure_bi_reader(fresh_db)  # idempotent
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("create table marts.after_grant (x int)")
-        check = "select has_table_privilege(%s, %s, 'select')"
-        assert conn.execute(check, (BI_ROLE, "marts.before_grant")).fetchone()[0]
-        assert conn.execute(check, (BI_ROLE, "marts.after_grant")).fetchone()[0]
-        assert not conn.execute(check, (BI_ROLE, "raw.secret")).fetchone()[0]
-
-
 def test_two_processes_starting_the_embedded_server_at_once_share_one_server():
     """Starting is idempotent and serialised by a lock: both callers get the same running server."""
     import shutil

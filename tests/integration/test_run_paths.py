@@ -26,8 +26,9 @@ import pytest
 from dagster import DagsterInstance, build_schedule_context, build_sensor_context
 
 from nexus_pipelines.demo import generate
+from nexus_pipelines.lib.warehouse.bi import READER as BI_ROLE
+from nexus_pipelines.lib.warehouse.bi import STORE_READER
 from nexus_pipelines.lib.warehouse.connection import with_database
-from nexus_pipelines.lib.warehouse.roles import BI_ROLE
 
 from .dbt_runner import create_database, drop_database
 
@@ -171,6 +172,31 @@ def test_every_path_grants_the_bi_role_the_marts_and_analytics_only(paths):
     for path, url in paths["urls"].items():
         count, unreadable, raw = unreadable_by_bi(url)
         assert count >= 20 and unreadable == [] and raw is False, (path, unreadable, raw)
+
+
+def store_scoping(url: str) -> dict[str, tuple[bool, bool, bool]]:
+    """Per marts/analytics table: (has a store_id column, row-level security on, readable by store-limited users)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select n.nspname || '.' || c.relname,"
+            " exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'store_id'"
+            "   and not a.attisdropped),"
+            " c.relrowsecurity, has_table_privilege(%s, c.oid, 'SELECT')"
+            " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname in ('marts', 'analytics') and c.relkind = 'r'",
+            (STORE_READER,),
+        ).fetchall()
+    return {name: (keyed, rls, readable) for name, keyed, rls, readable in rows}
+
+
+def test_every_path_secures_store_keyed_tables_for_store_limited_users(paths):
+    """Tables with a store_id: row-level security and readable; the others: not granted at all."""
+    for path, url in paths["urls"].items():
+        scoping = store_scoping(url)
+        keyed = sorted(name for name, (has_store, _, _) in scoping.items() if has_store)
+        assert "marts.fct_daily_sales" in keyed and "marts.fct_sessions" not in keyed, keyed
+        wrong = {name: flags for name, flags in scoping.items() if flags != (flags[0], flags[0], flags[0])}
+        assert wrong == {}, (path, wrong)
 
 
 def test_every_mart_and_analytics_table_is_analyzed_after_its_build(paths):

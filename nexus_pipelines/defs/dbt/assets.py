@@ -13,24 +13,25 @@ analytics downstream of it: a run over unchanged files costs seconds, not minute
 
 The chains share no model, so a failing test on events never stops the Amazon marts and an Amazon
 problem never stops the product marts. dbt tests appear as asset checks and run in the same
-`dbt build`. Every invocation holds the advisory lock ``dbt``; after it, the BI role's grants are
-(re)applied, on every path that runs the chain.
+`dbt build`. Every invocation holds the advisory lock ``dbt``; after it, the BI groups' grants and
+row-level security are (re)applied (``lib/warehouse/bi.py``), on every path that runs the chain;
+what a warehouse user without the privilege cannot do is logged as one warning, never a failure.
 """
 
 from collections.abc import Iterator
-from functools import cache
 
 from dagster import AssetExecutionContext, Config, DagsterRunStatus, RunsFilter
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from ...lib.config import load_settings
 from ...lib.warehouse import changes, connection, locks
-from ...lib.warehouse.roles import ensure_bi_reader
+from ...lib.warehouse.bi import apply_access
 from ..partitions import window_of_run
 from ..resources import WarehouseResource
 from .project import (
     BUILD_ARGS,
     FULL_CHECK_BUILD_ARGS,
+    bi_schemas,
     keep_partial_parse,
     nexus_dbt_project,
     prepare,
@@ -55,18 +56,6 @@ CHAINS = {
 # with `dagster instance concurrency set nexus_dbt 1`.
 DBT_POOL = "nexus_dbt"
 _FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
-
-
-@cache
-def bi_schemas() -> tuple[str, ...]:
-    """The schemas BI reads: those of the marts models (from the manifest) and the analytics schema."""
-    manifest = dbt_manifest()
-    marts = {
-        node["schema"]
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]
-    }
-    return (*sorted(marts), load_settings().analytics_schema)
 
 
 def missing_relations(url: str, context: AssetExecutionContext) -> list[str]:
@@ -118,6 +107,7 @@ def _build_chain(
                 f"{chain}: no load changed anything since its last build and the dbt project "
                 "is unchanged: nothing to build (downstream assets are skipped)"
             )
+            _apply_bi_access(context, warehouse.url)  # roles an administrator created meanwhile
             return
         scope = (
             "every data test over every row"
@@ -132,7 +122,20 @@ def _build_chain(
             invocation = dbt.cli(FULL_CHECK_BUILD_ARGS if config.full_checks else BUILD_ARGS, context=context)
             yield from invocation.stream()
             keep_partial_parse(invocation.target_path)
-            ensure_bi_reader(warehouse.url, schemas=bi_schemas())
+        _apply_bi_access(context, warehouse.url)
+
+
+_SAID: set[tuple[str, str]] = set()  # (warehouse, message) already logged by this process
+
+
+def _apply_bi_access(context: AssetExecutionContext, url: str) -> None:
+    """The BI grants after a build; what the warehouse user may not do is said once per process."""
+    settings = load_settings()
+    report = apply_access(url, bi_schemas(), dagster_database=connection.dagster_database_name(settings, url))
+    new = [line for line in report.lines() if (url, line) not in _SAID]
+    if new:
+        _SAID.update((url, line) for line in new)
+        context.log.warning("BI access: " + " | ".join(new))
 
 
 def _chain_assets(chain: str):

@@ -137,3 +137,14 @@ def keep_partial_parse(invocation_target: Path, project: DbtProject = nexus_dbt_
         temporary = shared.with_name(f".partial_parse.{os.getpid()}.msgpack")
         shutil.copyfile(produced, temporary)
         os.replace(temporary, shared)
+
+
+@cache
+def bi_schemas() -> tuple[str, ...]:
+    """The schemas BI reads: those of the marts models (from the manifest) and the analytics schema."""
+    marts = {
+        node["schema"]
+        for node in manifest()["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]
+    }
+    return (*sorted(marts), load_settings().analytics_schema)

@@ -39,13 +39,20 @@ def warehouse_url(settings: Settings) -> str:
     return server.url(settings.db_name)
 
 
+def dagster_database_name(settings: Settings, base: str | None = None) -> str:
+    """The name of the database that holds Dagster's storage (on its own server, maybe)."""
+    if settings.dagster_database_url:
+        return str(conninfo_to_dict(settings.dagster_database_url).get("dbname") or "")
+    params = conninfo_to_dict(base or warehouse_url(settings))
+    return f"{params.get('dbname') or settings.db_name}{DAGSTER_DB_SUFFIX}"
+
+
 def dagster_storage_url(settings: Settings) -> str:
     """URL of the database that holds Dagster's runs, schedules and event logs."""
     if settings.dagster_database_url:
         return settings.dagster_database_url
     base = warehouse_url(settings)
-    params = conninfo_to_dict(base)
-    name = f"{params.get('dbname') or settings.db_name}{DAGSTER_DB_SUFFIX}"
+    name = dagster_database_name(settings, base)
     _ensure_database(base, name)
     if settings.embedded:
         _relax_commits(base, name)

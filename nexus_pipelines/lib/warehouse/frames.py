@@ -16,6 +16,9 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from .bi import secure_new_relation
+from .connection import scalar
+
 _PG_TYPES = {
     "b": "boolean",
     "i": "bigint",
@@ -127,9 +130,11 @@ def ensure_table(
     indexes: Sequence[Sequence[str]] = (),
 ) -> None:
     """Create ``schema.table`` with ``types`` (column -> PostgreSQL type) if missing, add the
-    columns a newer version brings, and its indexes (in the caller's transaction)."""
+    columns a newer version brings, and its indexes (in the caller's transaction). A table it
+    creates gets the BI groups' grants and row-level security in the same transaction."""
     ident = sql.Identifier(schema, table)
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    existed = scalar(conn, "select to_regclass(%s) is not null", (ident.as_string(conn),))
     conn.execute(
         sql.SQL("create table if not exists {} ({})").format(
             ident,
@@ -145,6 +150,8 @@ def ensure_table(
             )
         )
     ensure_indexes(conn, schema, table, indexes)
+    if not existed:
+        secure_new_relation(conn, schema, table)
 
 
 def replace_table(
