@@ -219,7 +219,9 @@ def run(start, end, force, verbose):
         sys.exit(1)
 
 
-@main.command(help="generate (reusing identical earlier output) + run.")
+@main.command(
+    help="generate (reusing identical earlier output) + run + dbt docs (serve them with `nexus docs`)."
+)
 @_generate_options
 def demo(seed, start, days, stores, skus, users, events_per_day, bad_rows, out):
     _check_generator_options(
@@ -237,6 +239,9 @@ def demo(seed, start, days, stores, skus, users, events_per_day, bad_rows, out):
     _generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, out, reuse=True)
     if not _run(None, None, False):
         sys.exit(1)
+    from .cli_docs import generate_docs
+
+    click.echo(f"dbt docs: {generate_docs(_settings()).index} (serve them with `nexus docs`)")
 
 
 # ---------------------------------------------------------------- db
@@ -375,6 +380,9 @@ from .cli_bi import bi  # noqa: E402
 
 main.add_command(bi)
 
+from .cli_docs import docs as docs_command  # noqa: E402
+
+main.add_command(docs_command)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,7 @@ def test_help_lists_every_command():
         "db",
         "demo",
         "dev",
+        "docs",
         "generate",
         "quarantine",
         "run",
@@ -255,6 +256,10 @@ def test_demo_reuses_identical_output_and_regenerates_on_new_options(env, tmp_pa
         return outcome["success"]
 
     monkeypatch.setattr(cli, "_run", fake_run)
+    from nexus_pipelines import cli_docs
+    from nexus_pipelines.lib.dbt_docs import DocsSite
+
+    monkeypatch.setattr(cli_docs, "generate_docs", lambda settings: DocsSite(tmp_path / "docs"))
     out = tmp_path / "demo-landing"
 
     first = nexus("demo", *SMALL, "--out", str(out))
@@ -265,9 +270,14 @@ def test_demo_reuses_identical_output_and_regenerates_on_new_options(env, tmp_pa
     orders = out / "amazon/store-us/orders/2026-03-01.txt"
     os.utime(orders, (1_000_000_000, 1_000_000_000))
 
+    assert first.stdout.endswith(f"dbt docs: {tmp_path}/docs/index.html (serve them with `nexus docs`)\n")
+
     second = nexus("demo", *SMALL, "--out", str(out))
     assert second.exit_code == 0
-    assert second.stdout == f"landing data in {out} already generated with these options: reusing it\n"
+    assert second.stdout == (
+        f"landing data in {out} already generated with these options: reusing it\n"
+        f"dbt docs: {tmp_path}/docs/index.html (serve them with `nexus docs`)\n"
+    )
     assert orders.stat().st_mtime == 1_000_000_000
     assert len(runs) == 2
 

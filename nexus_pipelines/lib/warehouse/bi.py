@@ -304,6 +304,33 @@ def _schema_grants(conn: psycopg.Connection, report: AccessReport, schemas: Iter
         )
 
 
+def _secure_one(conn: psycopg.Connection, report: AccessReport, regclass: str) -> str:
+    """``secure_relation`` on one relation; a concurrent build of the same relation (a catalog row
+    updated meanwhile, or the relation dropped) is retried once, then reported."""
+    error: psycopg.Error | None = None
+    for attempt in (1, 2):
+        try:
+            with conn.transaction():
+                return str(scalar(conn, "select nexus_bi.secure_relation(%s::regclass)", (regclass,)))
+        except psycopg.errors.UndefinedTable:
+            return "dropped meanwhile"
+        except psycopg.errors.InsufficientPrivilege as exc:
+            error = exc
+            break
+        except (psycopg.errors.InternalError_, psycopg.errors.LockNotAvailable) as exc:
+            error = exc
+            if attempt == 2:
+                break
+    report.skipped.append(
+        Skipped(
+            f"secure {regclass} ({str(error).splitlines()[0]})",
+            "ownership of the relation",
+            f"SELECT nexus_bi.secure_relation('{regclass}');",
+        )
+    )
+    return "not secured"
+
+
 def _secure_relations(conn: psycopg.Connection, report: AccessReport, schemas: Iterable[str]) -> None:
     rows = conn.execute(
         "select c.oid::regclass::text, n.nspname, c.relname, pg_has_role(current_user, c.relowner, 'usage')"
@@ -316,9 +343,7 @@ def _secure_relations(conn: psycopg.Connection, report: AccessReport, schemas: I
         if not owned:
             not_owned.append(f"{schema}.{name}")
             continue
-        report.relations[f"{schema}.{name}"] = scalar(
-            conn, "select nexus_bi.secure_relation(%s::regclass)", (regclass,)
-        )
+        report.relations[f"{schema}.{name}"] = _secure_one(conn, report, regclass)
     if not_owned:
         report.skipped.append(
             Skipped(
