@@ -85,7 +85,7 @@ def add_user(name: str, stores: list[str] | None, all_stores: bool) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
     from .lib.warehouse import bi as bi_access
-    from .lib.warehouse.connection import dagster_database_name
+    from .lib.warehouse.connection import same_server_dagster_database
 
     if (stores is None) == (not all_stores):
         raise click.UsageError("give exactly one of --stores S1,S2 and --all-stores")
@@ -97,7 +97,12 @@ def add_user(name: str, stores: list[str] | None, all_stores: bool) -> None:
     settings, url = _context()
     try:
         user, created, report = bi_access.add_user(
-            url, name, stores, password, _schemas(), dagster_database=dagster_database_name(settings, url)
+            url,
+            name,
+            stores,
+            password,
+            _schemas(),
+            dagster_database=same_server_dagster_database(settings, url),
         )
     except bi_access.BiError as exc:
         raise _fail(exc) from exc

@@ -131,7 +131,9 @@ _SAID: set[tuple[str, str]] = set()  # (warehouse, message) already logged by th
 def _apply_bi_access(context: AssetExecutionContext, url: str) -> None:
     """The BI grants after a build; what the warehouse user may not do is said once per process."""
     settings = load_settings()
-    report = apply_access(url, bi_schemas(), dagster_database=connection.dagster_database_name(settings, url))
+    report = apply_access(
+        url, bi_schemas(), dagster_database=connection.same_server_dagster_database(settings, url)
+    )
     new = [line for line in report.lines() if (url, line) not in _SAID]
     if new:
         _SAID.update((url, line) for line in new)

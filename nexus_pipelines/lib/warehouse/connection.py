@@ -47,6 +47,16 @@ def dagster_database_name(settings: Settings, base: str | None = None) -> str:
     return f"{params.get('dbname') or settings.db_name}{DAGSTER_DB_SUFFIX}"
 
 
+def same_server_dagster_database(settings: Settings, base: str) -> str | None:
+    """The Dagster database's name when it is on the warehouse's server and used by the same
+    user (the default), so its ``CONNECT`` can be kept from BI users; None otherwise."""
+    if not settings.dagster_database_url:
+        return dagster_database_name(settings, base)
+    warehouse, dagster = conninfo_to_dict(base), conninfo_to_dict(settings.dagster_database_url)
+    same = all(str(warehouse.get(k) or "") == str(dagster.get(k) or "") for k in ("host", "port", "user"))
+    return str(dagster.get("dbname") or "") or None if same else None
+
+
 def dagster_storage_url(settings: Settings) -> str:
     """URL of the database that holds Dagster's runs, schedules and event logs."""
     if settings.dagster_database_url:
