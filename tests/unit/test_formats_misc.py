@@ -205,6 +205,20 @@ def test_stores_as_a_list(tmp_path):
     ]
 
 
+def test_integer_store_ids_are_their_decimal_text(tmp_path):
+    """Sellers' systems number their stores: `store_id: 101` is the store "101", quoted or not."""
+    rows = parse_stores(
+        tmp_path,
+        "- store_id: 101\n  currency: USD\n- {store_id: '102', currency: EUR}\n- store_id: 0\n  currency: GBP\n",
+    )
+
+    assert rows == [
+        ParsedRow(1, ("101", None, None, "USD", None)),
+        ParsedRow(3, ("102", None, None, "EUR", None)),
+        ParsedRow(4, ("0", None, None, "GBP", None)),
+    ]
+
+
 def test_stores_under_a_stores_key(tmp_path):
     rows = parse_stores(
         tmp_path, "stores:\n  - store_id: uk\n    currency: GBP\n    timezone: Europe/London\n"
@@ -233,7 +247,18 @@ def test_stores_under_a_stores_key(tmp_path):
             1,
             "store 1 ('us'): currency: 'dollars' is not a three-letter currency code",
         ),
-        ("- store_id: 123\n  currency: USD\n", 1, "store 1 (123): store_id must be text (quote it in YAML)"),
+        ("- store_id: 0123\n  currency: USD\n", 1, "store 1 (83): store_id must be text (quote it in YAML)"),
+        (
+            "- store_id: 1_000\n  currency: USD\n",
+            1,
+            "store 1 (1000): store_id must be text (quote it in YAML)",
+        ),
+        (
+            "- store_id: 101.0\n  currency: USD\n",
+            1,
+            "store 1 (101.0): store_id must be text (quote it in YAML)",
+        ),
+        ("- store_id: yes\n  currency: USD\n", 1, "store 1 (True): store_id must be text (quote it in YAML)"),
         (
             "- store_id: us\n  currency: USD\n- store_id: us\n  currency: EUR\n",
             3,

@@ -8,13 +8,16 @@ entry and its line. Either form is accepted::
     - {store_id: us-main, currency: USD, ...}        # a list of stores
     stores: [{store_id: us-main, currency: USD}]      # or the list under ``stores``
 
-``store_id`` and ``currency`` are required; keys other than the five columns are ignored.
+``store_id`` and ``currency`` are required; keys other than the five columns are ignored. A value
+is text; an unquoted ``store_id`` in plain decimal (``store_id: 101``) is taken as its digits,
+while ids YAML would change (``0101``, ``1.0``, ``yes``) are refused with "quote it".
 ``ParsedRow.line`` is the line where the entry starts. An invalid UTF-8 byte in a UTF-8 file
 makes it unreadable at the byte's line (a file that is not UTF-8 anywhere is read as cp1252).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -57,9 +60,32 @@ def _entries(ctx: ParseContext) -> list[tuple[int, Any]]:
         raise UnreadableFile(ctx.path, line, "expected a list of stores (or a 'stores:' list)")
     loader = yaml.SafeLoader("")
     try:
-        return [(item.start_mark.line + 1, loader.construct_object(item, deep=True)) for item in node.value]
+        return [
+            (item.start_mark.line + 1, loader.construct_object(_integers_as_text(item), deep=True))
+            for item in node.value
+        ]
     finally:
         loader.dispose()
+
+
+_INT_TAG, _STR_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:str"
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+
+
+def _integers_as_text(item: yaml.Node) -> yaml.Node:
+    """An unquoted ``store_id`` written as a whole number in plain decimal (``101``) is its own text, as
+    sellers' systems number stores; what YAML would change (``0101`` read as octal, ``1_000``,
+    floats, booleans) keeps its YAML type and is refused below with "quote it"."""
+    if isinstance(item, yaml.MappingNode):
+        for key, value in item.value:
+            if (
+                getattr(key, "value", None) == "store_id"
+                and isinstance(value, yaml.ScalarNode)
+                and value.tag == _INT_TAG
+                and _DECIMAL.fullmatch(value.value)
+            ):
+                value.tag = _STR_TAG
+    return item
 
 
 def _compose(ctx: ParseContext) -> yaml.Node | None:
