@@ -32,6 +32,7 @@ def _date(_ctx, _param, value):
 
 
 @click.group(help=__doc__)
+@click.version_option(package_name="nexus-pipelines", prog_name="nexus", message="%(prog)s %(version)s")
 def main() -> None:
     pass
 

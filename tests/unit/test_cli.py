@@ -62,6 +62,14 @@ def usage_error(result) -> str:
 
 
 # ---------------------------------------------------------------- help and usage errors
+def test_version_is_the_installed_package_version():
+    from importlib.metadata import version
+
+    result = nexus("--version")
+    assert (result.exit_code, result.stdout) == (0, f"nexus {version('nexus-pipelines')}\n")
+    assert version("nexus-pipelines").count(".") == 2
+
+
 def test_help_lists_every_command():
     result = nexus("--help")
     assert result.exit_code == 0
