@@ -5,6 +5,7 @@ It sits above both layers: the Dagster-free ``lib/`` and the Dagster objects in 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -366,7 +367,69 @@ def dev(port, host):
     # this environment's executables first: under `dagster dev`, dagster-dbt's preparation runs `dbt`
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
-    sys.exit(subprocess.call(command, cwd=PROJECT_ROOT, env=env))
+    sys.exit(run_supervised(command, cwd=PROJECT_ROOT, env=env))
+
+
+# how long `dagster dev` gets to stop its webserver, daemon and code servers after a signal
+DEV_STOP_SECONDS = 20.0
+
+
+def run_supervised(command: list[str], *, cwd: Path, env: dict[str, str]) -> int:
+    """Run ``command`` as the leader of its own process group until it ends, and stop it on
+    SIGINT or SIGTERM.
+
+    Started in the background from a shell, a process inherits SIGINT ignored, and a plain
+    ``subprocess.call`` neither passes SIGTERM on nor waits for the children of ``dagster dev``
+    (webserver, daemon, code servers), which then outlive it. Here both signals are caught
+    whatever their inherited disposition, sent on to the whole group (``dagster dev`` shuts its
+    children down on either), and what is still running after ``DEV_STOP_SECONDS`` is killed.
+    The exit code is the child's, or 128 + the signal's number when a signal stopped it.
+    """
+    import signal
+
+    received: list[int] = []
+    started: list[subprocess.Popen] = []
+
+    def forward(signum, _frame) -> None:
+        received.append(signum)
+        for process in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signum)
+
+    # The handlers go in before the child starts: a handled signal is reset to its default in the
+    # child at exec, whereas an ignored one (SIGINT of a background job) would stay ignored there.
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        child = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
+        started.append(child)
+        if received:  # a signal that came while it started
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, received[0])
+        deadline = None
+        while True:
+            try:
+                code = child.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if received and deadline is None:
+                deadline = time.monotonic() + DEV_STOP_SECONDS
+            if deadline is not None and time.monotonic() > deadline:
+                click.echo(f"the UI did not stop within {DEV_STOP_SECONDS:.0f} s: killing it", err=True)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                code = child.wait()
+                break
+        # whatever the group left behind (a code server whose parent died first)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        click.echo("stopped the Dagster UI", err=True)
+        return 128 + received[0]
+    return code
 
 
 from .cli_status import status as status_command  # noqa: E402

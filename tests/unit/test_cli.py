@@ -368,11 +368,11 @@ def test_db_psql_execs_the_bundled_psql_on_the_warehouse(external, monkeypatch):
 def test_dev_starts_dagster_dev_on_the_workspace_with_this_environment(external, tmp_path, monkeypatch):
     calls = []
 
-    def fake_call(command, cwd, env):
+    def fake_run(command, *, cwd, env):
         calls.append((command, cwd, env))
         return 7
 
-    monkeypatch.setattr(cli.subprocess, "call", fake_call)
+    monkeypatch.setattr(cli, "run_supervised", fake_run)
     result = nexus("dev", "--port", "3999", "--host", "0.0.0.0")
     assert result.exit_code == 7  # the UI's exit code
     home = tmp_path / "home" / "dagster"
@@ -399,7 +399,7 @@ def test_dev_starts_dagster_dev_on_the_workspace_with_this_environment(external,
 
 def test_dev_defaults(external, monkeypatch):
     calls = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda command, cwd, env: calls.append(command) or 0)
+    monkeypatch.setattr(cli, "run_supervised", lambda command, *, cwd, env: calls.append(command) or 0)
     result = nexus("dev")
     assert result.exit_code == 0
     assert calls[0][-4:] == ["-p", "3000", "-h", "127.0.0.1"]
