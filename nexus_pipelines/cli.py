@@ -127,32 +127,115 @@ def generate(seed, start, days, stores, skus, users, events_per_day, bad_rows, o
 
 
 # ---------------------------------------------------------------- run
+# run logs kept in $NEXUS_HOME/logs (the newest ones; older ones are deleted by the next run)
+RUN_LOGS_KEPT = 20
+
+
+class LiveLine:
+    """One line at the bottom of a terminal, redrawn in place; other lines are printed above it."""
+
+    def __init__(self, stream) -> None:
+        import shutil
+        import threading
+
+        self._stream, self._text, self._lock = stream, "", threading.Lock()
+        self._width = max(20, shutil.get_terminal_size().columns - 1)
+
+    def _write(self, text: str) -> None:
+        self._stream.write("\r\x1b[K" + text)
+        self._stream.flush()
+
+    def update(self, text: str) -> None:
+        with self._lock:
+            self._text = text[: self._width]
+            self._write(self._text)
+
+    def print(self, line: str) -> None:
+        with self._lock:
+            self._write(line + "\n" + self._text)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._text = ""
+            self._write("")
+
+
+def _run_log(settings: Settings) -> Path:
+    """A new log file for this run's dbt and Dagster output; the oldest beyond RUN_LOGS_KEPT go."""
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in sorted(logs.glob("run-*.log"))[: -(RUN_LOGS_KEPT - 1)]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    return logs / f"run-{stamp}-{os.getpid()}.log"
+
+
+@contextlib.contextmanager
+def _output_to(log: Path | None):
+    """dbt's output (which dagster-dbt writes to stdout) and anything else printed during the run
+    into ``log``, without colour codes; nothing redirected when ``log`` is None (--verbose)."""
+    if log is None:
+        yield
+        return
+    before = os.environ.get("DBT_USE_COLORS")
+    os.environ["DBT_USE_COLORS"] = "false"
+    try:
+        with open(log, "a", encoding="utf-8") as out, contextlib.redirect_stdout(out):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop("DBT_USE_COLORS", None)
+        else:
+            os.environ["DBT_USE_COLORS"] = before
+
+
 def _run(start, end, force, verbose: bool = False) -> bool:
     from .lib.dagster_home import prepare_dagster_home
+    from .lib.warehouse.business import business_summary, format_business
     from .lib.warehouse.connection import warehouse_url
-    from .lib.warehouse.summary import format_summary, summarize
 
     settings = _settings()
     prepare_dagster_home(settings)
     from .defs.runner import NothingToRun, run_window
 
-    def show(line: str) -> None:
-        click.echo(line, err=True)
+    live = LiveLine(sys.stderr) if not verbose and sys.stderr.isatty() else None
 
+    def show(line: str) -> None:
+        if live is not None:
+            live.print(line)
+        else:
+            click.echo(line, err=True)
+
+    log = None if verbose else _run_log(settings)
+    t0 = time.perf_counter()
+    click.echo(f"materializing every asset (landing folder {settings.landing_dir}) ...")
+    if log is not None:
+        click.echo(f"dbt and Dagster output: {log} (`nexus run --verbose` shows it here)")
     try:
-        t0 = time.perf_counter()
-        click.echo(f"materializing every asset (landing folder {settings.landing_dir}) ...")
-        outcome = run_window(start, end, force=force, settings=settings, on_line=None if verbose else show)
+        with _output_to(log):
+            outcome = run_window(
+                start,
+                end,
+                force=force,
+                settings=settings,
+                on_line=None if verbose else show,
+                on_tick=None if live is None else live.update,
+            )
     except NothingToRun as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        if live is not None:
+            live.clear()
     elapsed = time.perf_counter() - t0
     for run_id in outcome.swept_runs:
         click.echo(f"marked failed: run {run_id} (its process ended without finishing it)", err=True)
-    click.echo("")
-    click.echo(format_summary(summarize(warehouse_url(settings))))
-    click.echo("")
     click.echo(f"partitions {outcome.start} .. {outcome.end}, run {outcome.run_id}, {elapsed:.1f} s")
+    click.echo("")
+    click.echo(format_business(business_summary(warehouse_url(settings), settings)))
+    click.echo("")
     click.echo(f"warehouse: {_describe_database(settings)}")
+    click.echo("tables and row counts: `nexus status --tables`; freshness and runs: `nexus status`")
     click.echo("open the UI: `make dev` (or `nexus dev`), then http://localhost:3000")
     if outcome.skipped_steps:
         click.echo(f"skipped (nothing upstream changed): {', '.join(outcome.skipped_steps)}")
@@ -164,6 +247,8 @@ def _run(start, end, force, verbose: bool = False) -> bool:
         click.echo(f"FAILED steps: {', '.join(outcome.failed_steps) or '(see the run in the UI)'}", err=True)
         for step, error in outcome.errors.items():
             click.echo(f"  {step}: {error}", err=True)
+        if log is not None:
+            click.echo(f"  dbt and Dagster output: {log}", err=True)
     return outcome.success
 
 
@@ -215,7 +300,12 @@ def _describe_database(settings: Settings) -> str:
 @click.option("--from", "start", callback=_date, default=None, help="First partition (YYYY-MM-DD).")
 @click.option("--to", "end", callback=_date, default=None, help="Last partition (YYYY-MM-DD).")
 @click.option("--force", is_flag=True, help="Reload landing files even when unchanged since their last load.")
-@click.option("--verbose", "-v", is_flag=True, help="Dagster's full console log instead of the compact view.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Dagster's full console log and dbt's output here instead of the compact view and a log file.",
+)
 def run(start, end, force, verbose):
     if not _run(start, end, force, verbose):
         sys.exit(1)

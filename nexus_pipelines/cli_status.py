@@ -282,10 +282,25 @@ def status_json(status: Status) -> dict[str, Any]:
     "checks, and recent failed runs."
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of the tables.")
-def status(as_json: bool) -> None:
+@click.option(
+    "--tables",
+    is_flag=True,
+    help="Instead: every warehouse table per schema with its row count and date range.",
+)
+def status(as_json: bool, tables: bool) -> None:
     try:
         settings = load_settings()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    if tables:
+        from .lib.warehouse.connection import warehouse_url
+        from .lib.warehouse.summary import format_summary, summarize
+
+        found = summarize(warehouse_url(settings))
+        if as_json:
+            click.echo(json.dumps([t.__dict__ for t in found], indent=2))
+        else:
+            click.echo(format_summary(found) or "no tables yet: run `nexus run` (or `make demo`)")
+        return
     current = collect(settings)
     click.echo(json.dumps(status_json(current), indent=2) if as_json else format_status(current))

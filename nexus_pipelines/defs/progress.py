@@ -2,11 +2,14 @@
 
 Dagster's own loggers stay in place (the UI and `dagster dev` show the normal logs); `nexus run`
 turns the default console logger down to warnings and prints this view instead: one line per
-step that starts, finishes, fails (with the whole causal chain of the error) or is skipped, and
-one per asset check that did not pass.
+step that finishes having materialized something, fails (with the whole causal chain of the
+error) or is skipped, and one per asset check that did not pass. Steps that only evaluate checks
+are counted, not listed (a passing check has nothing to say). ``RunView.status`` is the one-line
+progress a terminal shows in place: steps done of the plan's total, the steps running, the time.
 """
 
 import threading
+import time
 from collections.abc import Callable
 
 from dagster import DagsterEventType, DagsterInstance, EventLogEntry
@@ -68,9 +71,19 @@ def describe_error(error) -> str:
 class RunView:
     """Turns a run's event-log entries into progress lines (step started/done/failed/skipped, failed checks)."""
 
-    def __init__(self) -> None:
+    def __init__(self, total: int | None = None) -> None:
         self._started: dict[str, float] = {}
         self._materialized: dict[str, set[str]] = {}
+        self.total = total  # steps in the run's plan, when known
+        self.finished = 0  # steps that succeeded, failed or were skipped
+        self.running: dict[str, float] = {}  # step -> start time, in start order
+
+    def status(self, elapsed_seconds: float) -> str:
+        """``[12/59] dbt_marts, clv_model · 1m05s``: the progress line of a terminal."""
+        total = "?" if self.total is None else str(self.total)
+        current = ", ".join(self.running) or ("starting" if not self.finished else "between steps")
+        minutes, seconds = divmod(int(elapsed_seconds), 60)
+        return f"[{self.finished}/{total}] {current} · {minutes}m{seconds:02d}s"
 
     def line(self, entry: EventLogEntry) -> str | None:
         event = entry.dagster_event
@@ -79,14 +92,20 @@ class RunView:
         step = event.step_key or ""
         if event.event_type == DagsterEventType.STEP_START:
             self._started[step] = entry.timestamp
-            return f"start {step}"
+            self.running[step] = entry.timestamp
+            return None
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             if event.asset_key is not None:
                 self._materialized.setdefault(step, set()).add(event.asset_key.to_user_string())
             return None
         seconds = entry.timestamp - self._started.get(step, entry.timestamp)
+        if event.event_type != DagsterEventType.ASSET_CHECK_EVALUATION:
+            self.running.pop(step, None)
+            self.finished += 1
         if event.event_type == DagsterEventType.STEP_SUCCESS:
             assets = len(self._materialized.get(step, ()))
+            if not assets:
+                return None
             return f"done  {step} ({seconds:.1f} s, {assets} asset(s) materialized)"
         if event.event_type == DagsterEventType.STEP_SKIPPED:
             return f"skip  {step} (nothing upstream changed)"
@@ -110,10 +129,13 @@ class EventFollower:
         run_id: str,
         emit: Callable[[str], None],
         interval_seconds: float = 0.5,
+        on_tick: Callable[[str], None] | None = None,
     ) -> None:
         self._instance, self._run_id, self._emit = instance, run_id, emit
         self._interval = interval_seconds
+        self._on_tick = on_tick  # gets RunView.status after every poll (a terminal's live line)
         self._view = RunView()
+        self._t0 = time.monotonic()
         self._cursor: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="nexus-run-view", daemon=True)
@@ -130,8 +152,22 @@ class EventFollower:
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             self._drain()
+            if self._on_tick is not None:
+                self._on_tick(self._view.status(time.monotonic() - self._t0))
+
+    def _plan_size(self) -> int | None:
+        """The number of steps in the run's execution plan, once the run is stored."""
+        try:
+            run = self._instance.get_run_by_id(self._run_id)
+            if run is None or not run.execution_plan_snapshot_id:
+                return None
+            return len(self._instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id).steps)
+        except Exception:  # a progress counter is never worth failing a run for
+            return None
 
     def _drain(self) -> None:
+        if self._view.total is None and self._on_tick is not None:
+            self._view.total = self._plan_size()
         while True:
             page = self._instance.get_records_for_run(
                 self._run_id, cursor=self._cursor, of_type=SHOWN_EVENTS, limit=1000

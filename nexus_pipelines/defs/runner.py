@@ -125,8 +125,10 @@ def run_window(
     settings: Settings | None = None,
     raise_on_error: bool = False,
     on_line: Callable[[str], None] | None = None,
+    on_tick: Callable[[str], None] | None = None,
 ) -> RunOutcome:
-    """Run ``refresh_all`` over the window in this process; ``on_line`` gets the compact view."""
+    """Run ``refresh_all`` over the window in this process; ``on_line`` gets the compact view,
+    ``on_tick`` its one-line progress every half second (with ``on_line`` only)."""
     from ..definitions import defs
 
     settings = settings or load_settings()
@@ -146,7 +148,7 @@ def run_window(
             run_config=config, instance=instance, tags=tags, run_id=run_id, raise_on_error=raise_on_error
         )
     else:
-        with EventFollower(instance, run_id, on_line):
+        with EventFollower(instance, run_id, on_line, on_tick=on_tick):
             result = job.execute_in_process(
                 run_config=config, instance=instance, tags=tags, run_id=run_id, raise_on_error=raise_on_error
             )

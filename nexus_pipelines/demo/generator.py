@@ -102,7 +102,7 @@ def write_dataset(out: Path, config: SynthConfig, *, progress: bool = False) -> 
     )
     write_text(out / "stores.yaml", stores_yaml.splitlines())
     counts.add("stores", "stores.yaml", len(amazon))
-    for day in tqdm(range(days), desc="synth", unit="day", disable=not progress):
+    for day in tqdm(range(days), desc="synth", unit="day", disable=None if progress else True):
         for sim in amazon:
             _write_amazon_day(out, seed, sim, day, clock, config.bad_rows, counts)
         web.write_day(day)

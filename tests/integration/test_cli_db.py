@@ -120,7 +120,7 @@ def fake_runner(monkeypatch, outcome):
 
     calls = []
 
-    def run_window(start, end, *, force, settings, on_line):
+    def run_window(start, end, *, force, settings, on_line, on_tick=None):
         calls.append((start, end, force))
         if on_line is not None:
             on_line("start raw_amazon_orders")
@@ -153,19 +153,16 @@ def test_run_prints_the_summary_and_what_was_skipped(run_env, clean_env, tmp_pat
     out = result.stdout.splitlines()
     where = run_env.split("@")[-1]
     assert out[0] == f"materializing every asset (landing folder {tmp_path / 'landing'}) ..."
-    assert out[1:8] == [
-        "",
-        "raw",
-        "  amazon_orders                              table            2 rows  2026-03-01 .. 2026-03-03",
-        "",
-        "marts",
-        "  v                                          view      (not counted)  ",
-        "",
-    ]
-    assert out[8].startswith("partitions 2026-03-01 .. 2026-03-03, run run-123, ")
-    assert out[8].endswith(" s")
-    assert out[9:] == [
+    logs = tmp_path / "home" / "logs"
+    assert out[1].startswith(f"dbt and Dagster output: {logs}/run-")
+    assert out[1].endswith(".log (`nexus run --verbose` shows it here)")
+    assert out[2].startswith("partitions 2026-03-01 .. 2026-03-03, run run-123, ")
+    assert out[2].endswith(" s")
+    # no mart to summarise in this warehouse (the business summary is tested on its own)
+    assert out[3:6] == ["", "no marts yet: nothing to summarise", ""]
+    assert out[6:] == [
         f"warehouse: NEXUS_DATABASE_URL ({where})",
+        "tables and row counts: `nexus status --tables`; freshness and runs: `nexus status`",
         "open the UI: `make dev` (or `nexus dev`), then http://localhost:3000",
         "skipped (nothing upstream changed): dbt_product, clv",
         "data quality: no Great Expectations suite ran",
@@ -178,6 +175,16 @@ def test_run_prints_the_summary_and_what_was_skipped(run_env, clean_env, tmp_pat
         "not loaded: events/2026-03-01.json: matches no source: name or extension '.json' in events/"
         " (expected events/*.jsonl*)",
         "checks that did not pass: marts/fct_orders:not_null_order_id (WARN)",
+    ]
+    # the table counts the summary used to list are behind `nexus status --tables`
+    tables = nexus("status", "--tables")
+    assert tables.exit_code == 0, tables.output
+    assert tables.stdout.splitlines() == [
+        "raw",
+        "  amazon_orders                              table            2 rows  2026-03-01 .. 2026-03-03",
+        "",
+        "marts",
+        "  v                                          view      (not counted)  ",
     ]
 
 
@@ -200,7 +207,9 @@ def test_a_failed_run_exits_1_and_lists_each_failed_step_with_its_error(run_env,
         "FAILED steps: raw_amazon_orders, dbt_amazon",
         "  raw_amazon_orders: DeadlockDetected: deadlock detected",
         "  dbt_amazon: dbt exited 2",
+        result.stderr.splitlines()[-1],
     ]
+    assert result.stderr.splitlines()[-1].startswith("  dbt and Dagster output: ")
     assert "partitions 2026-03-01 .. 2026-03-01, run run-9, " in result.stdout
 
 
@@ -210,4 +219,4 @@ def test_a_failed_run_without_step_failures_says_where_to_look(run_env, clean_en
     fake_runner(clean_env, RunOutcome(False, "run-10", dt.date(2026, 3, 1), dt.date(2026, 3, 1), []))
     result = nexus("run")
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[-1] == "FAILED steps: (see the run in the UI)"
+    assert result.stderr.splitlines()[-2] == "FAILED steps: (see the run in the UI)"

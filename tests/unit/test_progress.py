@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from types import SimpleNamespace
 
@@ -148,7 +149,7 @@ def test_a_chain_that_loops_back_on_itself_ends():
 # ---------------------------------------------------------------- RunView
 def test_a_step_that_starts_materializes_and_succeeds():
     view = RunView()
-    assert view.line(entry(DagsterEventType.STEP_START, "raw_orders", 100.0)) == "start raw_orders"
+    assert view.line(entry(DagsterEventType.STEP_START, "raw_orders", 100.0)) is None  # no start lines
     assert view.line(materialized("raw_orders", 101.0, "raw", "amazon_orders")) is None
     assert view.line(materialized("raw_orders", 102.0, "raw", "amazon_returns")) is None
     # the same asset twice (e.g. two partitions) counts once
@@ -161,12 +162,28 @@ def test_steps_are_timed_and_counted_separately():
     view.line(entry(DagsterEventType.STEP_START, "a", 10.0))
     view.line(entry(DagsterEventType.STEP_START, "b", 11.0))
     view.line(materialized("b", 12.0, "marts", "fct_daily_sales"))
-    assert view.line(succeeded("a", 13.0)) == ("done  a (3.0 s, 0 asset(s) materialized)")
+    assert view.running == {"a": 10.0, "b": 11.0}
+    assert view.line(succeeded("a", 13.0)) is None  # nothing materialized (a check step): counted only
     assert view.line(succeeded("b", 14.25)) == ("done  b (3.2 s, 1 asset(s) materialized)")
+    assert view.finished == 2 and view.running == {}
 
 
 def test_a_success_without_a_start_takes_no_time():
-    assert RunView().line(succeeded("x", 50.0)) == ("done  x (0.0 s, 0 asset(s) materialized)")
+    view = RunView()
+    view.line(materialized("x", 49.0, "raw", "x"))
+    assert view.line(succeeded("x", 50.0)) == ("done  x (0.0 s, 1 asset(s) materialized)")
+
+
+def test_the_progress_line_counts_finished_steps_of_the_total_and_names_the_running_ones():
+    view = RunView(total=5)
+    assert view.status(0.4) == "[0/5] starting · 0m00s"
+    view.line(entry(DagsterEventType.STEP_START, "a", 1.0))
+    view.line(entry(DagsterEventType.STEP_START, "b", 1.0))
+    view.line(succeeded("a", 2.0))
+    view.line(entry(DagsterEventType.STEP_SKIPPED, "c", 2.0))
+    view.line(check("dbt", True))  # a check evaluation is not a step
+    assert view.status(125.9) == "[2/5] b · 2m05s"
+    assert RunView().status(61) == "[0/?] starting · 1m01s"
 
 
 def test_a_skipped_step():
@@ -251,9 +268,7 @@ def test_the_follower_reads_every_page_from_its_cursor_and_emits_in_order():
     with follower:
         pass  # nothing polled in between: everything arrives in the final drain
     assert lines == [
-        "start a",
         "done  a (2.0 s, 1 asset(s) materialized)",
-        "start b",
         "skip  b (nothing upstream changed)",
     ]
     assert [(c[0], c[1]) for c in instance.calls] == [
@@ -264,7 +279,7 @@ def test_the_follower_reads_every_page_from_its_cursor_and_emits_in_order():
     assert all(c[2] == SHOWN_EVENTS and c[3] == 1000 for c in instance.calls)
     # a later drain starts from the last cursor: nothing is emitted twice
     follower._drain()
-    assert len(lines) == 4
+    assert len(lines) == 2
     assert instance.calls[-1][1] == "5"
 
 
@@ -308,12 +323,8 @@ def test_the_follower_on_a_real_run():
     heads = [line.split("\n")[0].split(" (")[0] for line in lines]
     assert sorted(heads) == sorted(
         [
-            "start landed",
             "done  landed",
-            "start landed_landed_has_rows",
             "  check landed:landed_has_rows FAILED",
-            "done  landed_landed_has_rows",
-            "start loaded",
             "FAIL  loaded",
         ]
     )
@@ -334,3 +345,14 @@ def test_a_real_failure_shows_only_the_cause_under_dagsters_wrapper():
         "RuntimeError: loading raw.amazon_orders failed",
         "ConnectionError: server closed the connection unexpectedly",
     ]
+
+
+def test_the_follower_ticks_with_the_plans_step_count():
+    ticks: list[str] = []
+    with DagsterInstance.ephemeral() as instance:
+        run_id = str(uuid.uuid4())
+        with EventFollower(instance, run_id, lambda _line: None, interval_seconds=0.01, on_tick=ticks.append):
+            JOB.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+            time.sleep(0.1)  # a tick after the run's last event
+    # three steps: the two assets and the check
+    assert ticks and ticks[-1].startswith("[3/3] between steps · ")
