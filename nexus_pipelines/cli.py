@@ -442,8 +442,10 @@ def psql():
 
 # ---------------------------------------------------------------- dev
 @main.command(help="Start the database (if needed) and the Dagster UI on localhost:3000.")
-@click.option("--port", default=3000, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=3000, show_default=True, help="Port of the UI."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the UI listens on.")
 def dev(port, host):
     from .lib.dagster_home import prepare_dagster_home
 

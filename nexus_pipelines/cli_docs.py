@@ -48,7 +48,13 @@ def generate_docs(settings: Settings) -> dbt_docs.DocsSite:
     help="Generate dbt's documentation site (its catalog read from the warehouse) and serve it "
     "on http://HOST:PORT until Ctrl+C.",
 )
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to serve the docs on.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--no-serve", is_flag=True, help="Generate only, and print where the files are.")
 def docs(port: int, host: str, no_serve: bool) -> None:

@@ -89,6 +89,38 @@ def test_help_lists_every_command():
     ]
 
 
+def every_command(group=None, path=()):
+    """(path, command) of every command and subcommand under ``nexus``."""
+    import click
+
+    group = group or cli.main
+    for name, command in sorted(group.commands.items()):
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from every_command(command, (*path, name))
+
+
+@pytest.mark.parametrize(
+    ("path", "command"), list(every_command()), ids=lambda v: " ".join(v) if isinstance(v, tuple) else ""
+)
+def test_every_command_has_help_that_describes_it_and_each_option(path, command):
+    result = nexus(*path, "--help")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"Usage: nexus {' '.join(path)} ")
+    assert (command.help or "").strip(), f"nexus {' '.join(path)} has no help text"
+    for param in command.params:
+        if getattr(param, "param_type_name", "") == "option" and param.name != "help":
+            assert (param.help or "").strip(), f"nexus {' '.join(path)} {param.opts[0]} has no help text"
+
+
+def test_an_unknown_command_or_option_is_a_usage_error():
+    assert nexus("frobnicate").exit_code == 2
+    assert "No such command 'frobnicate'" in nexus("frobnicate").stderr
+    result = nexus("run", "--frm", "2026-03-01")
+    assert result.exit_code == 2
+    assert "Error: No such option '--frm'. (Did you mean one of: '--force', '--from'?)" in result.stderr
+
+
 def test_db_help_lists_its_subcommands():
     result = nexus("db", "--help")
     assert result.exit_code == 0
