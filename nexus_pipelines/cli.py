@@ -210,8 +210,6 @@ def _run(start, end, force, verbose: bool = False) -> bool:
     log = None if verbose else _run_log(settings)
     t0 = time.perf_counter()
     click.echo(f"materializing every asset (landing folder {settings.landing_dir}) ...")
-    if log is not None:
-        click.echo(f"dbt and Dagster output: {log} (`nexus run --verbose` shows it here)")
     try:
         with _output_to(log):
             outcome = run_window(
@@ -223,6 +221,8 @@ def _run(start, end, force, verbose: bool = False) -> bool:
                 on_tick=None if live is None else live.update,
             )
     except NothingToRun as exc:
+        if log is not None:
+            log.unlink(missing_ok=True)
         raise click.ClickException(str(exc)) from exc
     finally:
         if live is not None:
@@ -231,6 +231,8 @@ def _run(start, end, force, verbose: bool = False) -> bool:
     for run_id in outcome.swept_runs:
         click.echo(f"marked failed: run {run_id} (its process ended without finishing it)", err=True)
     click.echo(f"partitions {outcome.start} .. {outcome.end}, run {outcome.run_id}, {elapsed:.1f} s")
+    if log is not None:
+        click.echo(f"dbt and Dagster output: {log} (`nexus run --verbose` shows it here)")
     click.echo("")
     click.echo(format_business(business_summary(warehouse_url(settings), settings)))
     click.echo("")
@@ -247,8 +249,6 @@ def _run(start, end, force, verbose: bool = False) -> bool:
         click.echo(f"FAILED steps: {', '.join(outcome.failed_steps) or '(see the run in the UI)'}", err=True)
         for step, error in outcome.errors.items():
             click.echo(f"  {step}: {error}", err=True)
-        if log is not None:
-            click.echo(f"  dbt and Dagster output: {log}", err=True)
     return outcome.success
 
 

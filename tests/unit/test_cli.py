@@ -165,7 +165,10 @@ def test_generate_help_shows_the_defaults():
         ),
         (["generate", "--days", "two"], "Error: Invalid value for '--days': 'two' is not a valid integer."),
         (["generate", "--bad-rows", "x"], "Error: Invalid value for '--bad-rows': 'x' is not a valid float."),
-        (["dev", "--port", "http"], "Error: Invalid value for '--port': 'http' is not a valid integer."),
+        (
+            ["dev", "--port", "http"],
+            "Error: Invalid value for '--port': 'http' is not a valid integer range.",
+        ),
         (["run", "--window", "3"], "Error: No such option '--window'."),
         (["frobnicate"], "Error: No such command 'frobnicate'."),
         (["db", "restart"], "Error: No such command 'restart'. (Did you mean one of: 'start', 'status'?)"),
@@ -336,7 +339,7 @@ def test_run_with_nothing_to_run_is_a_one_line_error(external, tmp_path, monkeyp
 
     calls = []
 
-    def fake_run_window(start, end, *, force, settings, on_line):
+    def fake_run_window(start, end, *, force, settings, on_line, on_tick=None):
         calls.append((start, end, force, settings.landing_dir, on_line is not None))
         raise runner.NothingToRun(f"no landing files in {settings.landing_dir}")
 
@@ -346,6 +349,7 @@ def test_run_with_nothing_to_run_is_a_one_line_error(external, tmp_path, monkeyp
     assert result.stdout == f"materializing every asset (landing folder {tmp_path / 'landing'}) ...\n"
     assert result.stderr == f"Error: no landing files in {tmp_path / 'landing'}\n"
     assert calls == [(dt.date(2026, 3, 1), dt.date(2026, 3, 4), True, tmp_path / "landing", True)]
+    assert list((tmp_path / "home" / "logs").glob("*")) == []  # no empty run log left behind
     # the run would use the Dagster instance of NEXUS_HOME, stored in PostgreSQL
     assert os.environ["DAGSTER_HOME"] == str(tmp_path / "home" / "dagster")
     assert os.environ[STORAGE_URL_ENV] == "postgresql+psycopg2://nexus:pw@db.internal:5433/warehouse_dagster"
@@ -356,7 +360,7 @@ def test_run_verbose_leaves_the_console_to_dagster(external, monkeypatch):
 
     seen = []
 
-    def fake_run_window(start, end, *, force, settings, on_line):
+    def fake_run_window(start, end, *, force, settings, on_line, on_tick=None):
         seen.append((start, end, force, on_line))
         raise runner.NothingToRun("nothing")
 
