@@ -196,8 +196,16 @@ def _run(start, end, force, verbose: bool = False) -> bool:
     from .lib.warehouse.connection import warehouse_url
 
     settings = _settings()
+    from .defs.runner import NoLandingFiles, NothingToRun, resolve_window, run_window
+
+    try:
+        resolve_window(settings, start, end)  # before anything starts: nothing to do is said at once
+    except NoLandingFiles as exc:
+        click.echo(f"{exc}: nothing to do")
+        return True
+    except NothingToRun as exc:
+        raise click.ClickException(str(exc)) from exc
     prepare_dagster_home(settings)
-    from .defs.runner import NothingToRun, run_window
 
     live = LiveLine(sys.stderr) if not verbose and sys.stderr.isatty() else None
 
@@ -220,6 +228,11 @@ def _run(start, end, force, verbose: bool = False) -> bool:
                 on_line=None if verbose else show,
                 on_tick=None if live is None else live.update,
             )
+    except NoLandingFiles as exc:  # the landing folder changed since the check above
+        if log is not None:
+            log.unlink(missing_ok=True)
+        click.echo(f"{exc}: nothing to do")
+        return True
     except NothingToRun as exc:
         if log is not None:
             log.unlink(missing_ok=True)

@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+# The partitions start is fixed when the definitions are first imported in a process; a fixed
+# start keeps each test independent of which landing folder a test before it used.
+os.environ.setdefault("NEXUS_PARTITIONS_START", "2026-01-01")
+
 from nexus_pipelines.lib.config import load_settings
 from nexus_pipelines.lib.warehouse import embedded
 from nexus_pipelines.lib.warehouse.connection import with_database

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context
+from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from nexus_pipelines.definitions import defs
 from nexus_pipelines.defs.automation import changed_partition_dates
@@ -41,23 +41,6 @@ def test_dbt_tests_are_asset_checks():
     check_names = {key.name for key in graph().asset_check_keys}
     assert any(name.startswith("not_null_fct_daily_sales") for name in check_names)
     assert "quarantine_share" in check_names
-
-
-def test_daily_schedule_requests_the_latest_partition_with_lookback():
-    schedule = defs.resolve_schedule_def("daily_refresh_schedule")
-    context = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 6, 10, 6, 0, tzinfo=dt.UTC))
-    request = schedule.evaluate_tick(context).run_requests[0]
-    # the last complete partition on 2026-06-10 is 2026-06-09; lookback 3 days → 06-06 .. 06-09
-    assert request.tags[RANGE_START_TAG] == "2026-06-06"
-    assert request.tags[RANGE_END_TAG] == "2026-06-09"
-    # two days after the partitions start the lookback is clipped to the start
-    early = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 1, 3, 6, 0, tzinfo=dt.UTC))
-    request = schedule.evaluate_tick(early).run_requests[0]
-    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2026-01-01", "2026-01-02")
-    # on the first day no partition has ended: the tick skips and says why
-    first = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.UTC))
-    result = schedule.evaluate_tick(first)
-    assert not result.run_requests and "2025-12-31" in result.skip_message
 
 
 def test_landing_sensor_requests_one_run_over_new_files(tmp_path, monkeypatch):
@@ -222,17 +205,6 @@ def test_runs_keep_dagsters_default_loggers():
     job = defs.resolve_job_def("refresh_all")
     assert set(job.loggers) == set(default_loggers())
     assert job.loggers["console"] is default_loggers()["console"]
-
-
-def test_weekly_full_checks_runs_the_nightly_window_with_every_test():
-    schedule = defs.resolve_schedule_def("weekly_full_checks")
-    tick = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 6, 14, 7, 0, tzinfo=dt.UTC))
-    request = schedule.evaluate_tick(tick).run_requests[0]
-    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2026-06-10", "2026-06-13")
-    assert request.run_config["ops"] == {
-        "dbt_amazon": {"config": {"full_checks": True}},
-        "dbt_product": {"config": {"full_checks": True}},
-    }
 
 
 def test_weekly_only_tests_do_not_block_and_the_daily_ones_do():

@@ -1,7 +1,10 @@
 """Jobs, the nightly schedule, the landing-file sensor and the run-failure sensor.
 
 Partition windows are requested with Dagster's range tags, so a window of N days is one run:
-each raw asset loads the window's files and dbt rebuilds the window in one invocation.
+each raw asset loads the window's files and dbt rebuilds the window in one invocation. A window in
+which no landing file is dated is not run (the tick skips and says so, as `nexus run` does): the run
+would load nothing and mark those partitions materialized. Windows are clipped to the partitions of
+the definitions loaded in this process (``partitions.first_partition_day``).
 """
 
 import datetime as dt
@@ -25,10 +28,10 @@ from dagster import (
 from ..lib import windows
 from ..lib.config import load_settings
 from ..lib.formats import SOURCES
-from ..lib.landing import files_for
+from ..lib.landing import files_for, no_landing_files_message, partition_dates
 from ..lib.warehouse.connection import scalar, warehouse_url
 from ..lib.warehouse.run_failures import record_run_failure
-from .partitions import range_tags
+from .partitions import first_partition_day, range_tags
 
 refresh_job = define_asset_job(
     "refresh_all",
@@ -42,16 +45,20 @@ refresh_job = define_asset_job(
 
 
 def _tick_window(context: ScheduleEvaluationContext) -> windows.Window | SkipReason:
-    """The latest complete day at the tick and the lookback days before it (or why there is none)."""
+    """The latest complete day at the tick and the lookback days before it (or why there is none:
+    no partition has ended yet, or no landing file is dated in the window)."""
     settings = load_settings()
     try:
-        return windows.lookback_window(
-            settings.partitions_start,
+        window = windows.lookback_window(
+            first_partition_day(),
             settings.lookback_days,
             context.scheduled_execution_time or windows.utc_now(),
         )
     except windows.EmptyWindow as exc:
         return SkipReason(str(exc))
+    if not partition_dates(SOURCES.values(), settings.landing_dir, window.start, window.end):
+        return SkipReason(no_landing_files_message(window.start, window.end))
+    return window
 
 
 @schedule(
@@ -138,12 +145,28 @@ def landing_file_sensor(context: SensorEvaluationContext):
     if not dates:
         context.update_cursor(str(newest))
         return SkipReason(f"no new landing files in {settings.landing_dir}")
-    context.update_cursor(str(newest))
-    try:
-        window = windows.clip(dates[0], dates[-1], settings.partitions_start, windows.utc_now())
-    except windows.EmptyWindow as exc:
-        return SkipReason(f"new files are outside the partition range: {exc}")
-    return RunRequest(run_key=f"landing-{newest}", tags=range_tags(window))
+    first, latest = first_partition_day(), windows.latest_complete_day(windows.utc_now())
+    inside = [d for d in dates if first <= d <= latest]
+    early = [d for d in dates if d < first]
+    # Without NEXUS_PARTITIONS_START the partitions start at the earliest landing file when the
+    # definitions load: a file dated earlier is new since then, and runs once they are reloaded.
+    # Until then the cursor stays, so that tick still sees it (its run key differs: a new window).
+    wait_for_reload = bool(early) and settings.partitions_start_override is None
+    if not wait_for_reload:
+        context.update_cursor(str(newest))
+    if not inside:
+        if wait_for_reload:
+            return SkipReason(
+                f"new files dated {early[0]} .. {early[-1]} are before the first partition ({first}): "
+                "reload the definitions (UI: Deployment > Reload) to extend the partitions back to them"
+            )
+        return SkipReason(
+            f"new files are outside the partition range: no partition in {dates[0]} .. {dates[-1]}: "
+            f"partitions run from {first} to {latest} (the last complete UTC day)"
+        )
+    # only the dates of new files inside the partitions: never a long window around none of them
+    window = windows.Window(inside[0], inside[-1])
+    return RunRequest(run_key=f"landing-{newest}-{window.start}-{window.end}", tags=range_tags(window))
 
 
 @run_failure_sensor(

@@ -18,9 +18,19 @@ from dagster import (
 from ..lib.config import load_settings
 from ..lib.windows import Window, from_time_window
 
+# The first partition is fixed when the definitions load: NEXUS_PARTITIONS_START, else the date of
+# the earliest landing file (file names only), else the demo's first day (``lib/config.py``). A file
+# dated earlier that arrives later extends the partitions at the next load (`nexus run` loads them
+# afresh; the UI and the daemon after Deployment > Reload).
 daily_partitions = DailyPartitionsDefinition(
     start_date=load_settings().partitions_start.isoformat(), timezone="UTC"
 )
+
+
+def first_partition_day() -> dt.date:
+    """The first daily partition of the definitions loaded in this process."""
+    return daily_partitions.start.date()
+
 
 # Single-run backfills are the intended design here (one COPY pass per file and one dbt invocation
 # per step); the parameter is marked beta in Dagster, which is known and accepted.

@@ -3,7 +3,8 @@
 One in-process run of ``refresh_all`` over a window of daily partitions, with Dagster's range tags
 (the same request the schedule and the sensor make) and Dagster's default loggers. The window
 defaults to every partition that has landing files and is clipped by the rule of
-``lib/windows.py``. Whatever a run must do (DDL, ANALYZE, the BI role's grants) happens inside the
+``lib/windows.py``; a window in which no landing file is dated launches no run (``NoLandingFiles``),
+as the schedule skips such a window. Whatever a run must do (DDL, ANALYZE, the BI role's grants) happens inside the
 assets, so every path does it; this module adds only what belongs to a process that runs in the
 foreground:
 
@@ -26,11 +27,11 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 from ..lib import windows
 from ..lib.config import Settings, load_settings
 from ..lib.formats import SOURCES
-from ..lib.landing import partition_dates
+from ..lib.landing import no_landing_files_message, partition_dates
 from ..lib.quality.validate import build_data_docs
 from ..lib.warehouse.connection import warehouse_url
 from ..lib.warehouse.run_failures import record_run_failure
-from .partitions import range_tags
+from .partitions import first_partition_day, range_tags
 from .progress import EventFollower, describe_error
 
 PID_TAG = "nexus/pid"
@@ -39,7 +40,11 @@ JOB_NAME = "refresh_all"
 
 
 class NothingToRun(Exception):
-    pass
+    """No run: the landing folder is empty, or the window lies outside the partitions (an error)."""
+
+
+class NoLandingFiles(NothingToRun):
+    """No run: no landing file is dated inside the window asked for (nothing to do, not an error)."""
 
 
 @dataclass(frozen=True)
@@ -59,22 +64,50 @@ class RunOutcome:
 
 
 def resolve_window(
-    settings: Settings, start: dt.date | None, end: dt.date | None, now: dt.datetime | None = None
+    settings: Settings,
+    start: dt.date | None,
+    end: dt.date | None,
+    now: dt.datetime | None = None,
+    *,
+    partitions_start: dt.date | None = None,
 ) -> windows.Window:
-    """The window asked for (default: every date with landing files), clipped to the partitions."""
-    if start is None or end is None:
-        dates = partition_dates(list(SOURCES.values()), settings.landing_dir)
+    """The window asked for (a missing bound: the first or last date with landing files), clipped to
+    the partitions (from ``partitions_start``, default ``settings.partitions_start``).
+
+    Raises ``NothingToRun`` when the landing folder has no dated file or the window lies outside the
+    partitions, and ``NoLandingFiles`` (a ``NothingToRun``) when no landing file is dated inside it:
+    a run would load nothing, rebuild for minutes and mark those partitions materialized.
+    """
+    first_day = partitions_start or settings.partitions_start
+    specs = list(SOURCES.values())
+    lo, hi = start, end
+    if lo is None or hi is None:
+        dates = partition_dates(specs, settings.landing_dir)
         if not dates:
             raise NothingToRun(
                 f"no landing files in {settings.landing_dir}: drop seller reports there "
                 "(see README, 'Landing folder') or run `nexus generate`"
             )
-        start = start or dates[0]
-        end = end or dates[-1]
+        lo, hi = lo or dates[0], hi or dates[-1]
+        if hi < lo:  # one bound given, beyond every landing file
+            raise NoLandingFiles(no_landing_files_message(start, end))
     try:
-        return windows.clip(start, end, settings.partitions_start, now)
+        window = windows.clip(lo, hi, first_day, now)
     except windows.EmptyWindow as exc:
         raise NothingToRun(str(exc)) from None
+    if partition_dates(specs, settings.landing_dir, window.start, window.end):
+        return window
+    message = no_landing_files_message(start, end)
+    outside = partition_dates(specs, settings.landing_dir, start, end)  # of the window as asked
+    if not outside:
+        raise NoLandingFiles(message)
+    where = (
+        f"the landing files dated {outside[0]} .. {outside[-1]} lie outside the partitions "
+        f"({first_day} to {windows.latest_complete_day(now)}, the last complete UTC day)"
+    )
+    if start is None and end is None:  # the files' own window: no file lies in a partition
+        raise NothingToRun(f"no landing files inside the partitions: {where}")
+    raise NoLandingFiles(f"{message} inside the partitions ({window}): {where}")
 
 
 def _process_alive(pid: int) -> bool:
@@ -132,7 +165,7 @@ def run_window(
     from ..definitions import defs
 
     settings = settings or load_settings()
-    window = resolve_window(settings, start, end)
+    window = resolve_window(settings, start, end, partitions_start=first_partition_day())
     instance = instance or DagsterInstance.get()
     # A run writes hundreds of event-log rows; Dagster's PostgreSQL storage opens a new connection
     # for each statement unless told to keep a small pool open, as its webserver does.

@@ -11,7 +11,8 @@ NEXUS_DAGSTER_DATABASE_URL   where Dagster keeps runs/schedules/event logs (defa
                              ``dagster`` on the same server)
 NEXUS_LANDING_DIR            where seller reports and event files are dropped
                              (default ``$NEXUS_HOME/landing``)
-NEXUS_PARTITIONS_START       first daily partition, YYYY-MM-DD (default 2026-01-01)
+NEXUS_PARTITIONS_START       first daily partition, YYYY-MM-DD (default: the date of the
+                             earliest landing file, or ``DEMO_FIRST_DAY`` when there is none)
 NEXUS_LOOKBACK_DAYS          days the nightly refresh re-processes before the latest (default 3)
 NEXUS_DBT_PROJECT_DIR        the dbt project (default: ``dbt_project`` beside the package)
 NEXUS_DB_NAME                database name on the embedded server (default ``nexus``)
@@ -45,6 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The first day the demo generator writes by default (`nexus generate`, `nexus demo`), and the first
+# partition while the landing folder holds no dated file yet.
+DEMO_FIRST_DAY = dt.date(2026, 3, 1)
 DEFAULT_FRESHNESS_WARN_HOURS = 36
 DEFAULT_FRESHNESS_ERROR_HOURS = 60
 FRESHNESS_OVERRIDE_PREFIX = "NEXUS_FRESHNESS_HOURS_"
@@ -56,7 +60,7 @@ class Settings:
     database_url: str | None  # None: use the embedded server
     dagster_database_url: str | None
     landing_dir: Path
-    partitions_start: dt.date
+    partitions_start_override: dt.date | None  # NEXUS_PARTITIONS_START; None: see partitions_start
     lookback_days: int
     dbt_project_dir: Path
     db_name: str
@@ -69,6 +73,17 @@ class Settings:
     db_listen: tuple[str, int] | None = None
     # NEXUS_BI_PASSWORD: the password `nexus bi` sets instead of generating one (never shown)
     bi_password: str | None = field(default=None, repr=False)
+
+    @property
+    def partitions_start(self) -> dt.date:
+        """The first daily partition: NEXUS_PARTITIONS_START, else the earliest landing file's date
+        (found once per landing folder and process, see ``landing.first_partition_date``), else
+        ``DEMO_FIRST_DAY`` while the landing folder holds no dated file."""
+        if self.partitions_start_override is not None:
+            return self.partitions_start_override
+        from .landing import first_partition_date  # the parsers' registry: only when asked
+
+        return first_partition_date(self.landing_dir) or DEMO_FIRST_DAY
 
     @property
     def embedded(self) -> bool:
@@ -149,9 +164,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     home = Path(_env("NEXUS_HOME", env) or ".nexus").expanduser().resolve()
     landing = _env("NEXUS_LANDING_DIR", env)
-    start_text = _env("NEXUS_PARTITIONS_START", env) or "2026-01-01"
+    start_text = _env("NEXUS_PARTITIONS_START", env)
     try:
-        partitions_start = dt.date.fromisoformat(start_text)
+        partitions_start = dt.date.fromisoformat(start_text) if start_text else None
     except ValueError as exc:
         raise ValueError(f"NEXUS_PARTITIONS_START must be YYYY-MM-DD, got {start_text!r}") from exc
     lookback_text = _env("NEXUS_LOOKBACK_DAYS", env) or "3"
@@ -177,7 +192,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         database_url=_env("NEXUS_DATABASE_URL", env),
         dagster_database_url=_env("NEXUS_DAGSTER_DATABASE_URL", env),
         landing_dir=Path(landing).expanduser().resolve() if landing else home / "landing",
-        partitions_start=partitions_start,
+        partitions_start_override=partitions_start,
         lookback_days=int(lookback_text),
         dbt_project_dir=Path(dbt_dir).resolve() if dbt_dir else PROJECT_ROOT / "dbt_project",
         db_name=_env("NEXUS_DB_NAME", env) or "nexus",

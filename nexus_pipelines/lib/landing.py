@@ -68,10 +68,53 @@ def misnamed_files(spec: SourceSpec, landing_dir: Path) -> list[tuple[LandingFil
     return bad
 
 
-def partition_dates(specs: list[SourceSpec], landing_dir: Path) -> list[dt.date]:
-    """Every partition date that has at least one landing file."""
-    dates = {f.partition_date for spec in specs if spec.partitioned for f in files_for(spec, landing_dir)}
+def partition_dates(
+    specs: Iterable[SourceSpec], landing_dir: Path, start: dt.date | None = None, end: dt.date | None = None
+) -> list[dt.date]:
+    """Every partition date in [start, end] (inclusive; None: open) that has at least one landing file.
+
+    A file's date is the one in its name, the partition a run loads it in: a marketing spend file
+    whose rows cover several days, or an inventory snapshot, still belongs to that one date, and
+    ``stores.yaml`` (reference data, loaded by every run) belongs to none.
+    """
+    dates = {
+        f.partition_date
+        for spec in specs
+        if spec.partitioned
+        for f in files_for(spec, landing_dir, start, end)
+    }
     return sorted(d for d in dates if d is not None)
+
+
+_first_dates: dict[Path, dt.date] = {}
+
+
+def first_partition_date(landing_dir: Path) -> dt.date | None:
+    """The earliest partition date with a landing file (None: no dated file), from file names only.
+
+    A date found is kept for the life of the process, per landing folder: the Dagster partitions
+    start there when the definitions load, and every window clipped in the same process must agree
+    with them (a file dated earlier arriving later is picked up when the definitions are reloaded).
+    A folder without dated files is looked at again on every call, as files may arrive.
+    """
+    key = Path(landing_dir)
+    if key not in _first_dates:
+        dates = partition_dates(SOURCES.values(), key) if key.is_dir() else []
+        if not dates:
+            return None
+        _first_dates[key] = dates[0]
+    return _first_dates[key]
+
+
+def no_landing_files_message(start: dt.date | None, end: dt.date | None) -> str:
+    """What a run over [start, end] (the dates as asked; None: open) with no landing file says."""
+    if start is not None and end is not None:
+        return f"no landing files for {start} .. {end}"
+    if start is not None:
+        return f"no landing files on or after {start}"
+    if end is not None:
+        return f"no landing files on or before {end}"
+    return "no landing files"
 
 
 def store_currencies(landing_dir: Path) -> dict[str, str]:

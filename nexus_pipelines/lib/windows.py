@@ -58,7 +58,12 @@ def latest_complete_day(now: dt.datetime | None = None) -> dt.date:
 
 
 def clip(start: dt.date, end: dt.date, partitions_start: dt.date, now: dt.datetime | None = None) -> Window:
-    """``[start, end]`` clipped to the partitions that exist at ``now``."""
+    """``[start, end]`` clipped to the partitions that exist at ``now``.
+
+    An empty result is an ``EmptyWindow`` that names ``start .. end`` as asked, never the clipped dates.
+    """
+    if end < start:
+        raise EmptyWindow(f"no partition in {start} .. {end}: the window ends before it starts")
     latest = latest_complete_day(now)
     first, last = max(start, partitions_start), min(end, latest)
     if last < first:

@@ -127,6 +127,7 @@ def fake_runner(monkeypatch, outcome):
         return outcome
 
     monkeypatch.setattr(runner, "run_window", run_window)
+    monkeypatch.setattr(runner, "resolve_window", lambda *_a, **_k: None)  # whatever the landing folder
     return calls
 
 

@@ -344,6 +344,9 @@ def test_run_with_nothing_to_run_is_a_one_line_error(external, tmp_path, monkeyp
         raise runner.NothingToRun(f"no landing files in {settings.landing_dir}")
 
     monkeypatch.setattr(runner, "run_window", fake_run_window)
+    orders = tmp_path / "landing" / "amazon" / "101" / "orders" / "2026-03-02.txt"
+    orders.parent.mkdir(parents=True)
+    orders.write_text("amazon-order-id\n", encoding="utf-8")
     result = nexus("run", "--from", "2026-03-01", "--to", "2026-03-04", "--force")
     assert result.exit_code == 1
     assert result.stdout == f"materializing every asset (landing folder {tmp_path / 'landing'}) ...\n"
@@ -353,6 +356,25 @@ def test_run_with_nothing_to_run_is_a_one_line_error(external, tmp_path, monkeyp
     # the run would use the Dagster instance of NEXUS_HOME, stored in PostgreSQL
     assert os.environ["DAGSTER_HOME"] == str(tmp_path / "home" / "dagster")
     assert os.environ[STORAGE_URL_ENV] == "postgresql+psycopg2://nexus:pw@db.internal:5433/warehouse_dagster"
+
+
+def test_a_range_without_landing_files_says_so_and_runs_nothing(external, tmp_path, monkeypatch):
+    from nexus_pipelines.defs import runner
+
+    calls = []
+    monkeypatch.setattr(runner, "run_window", lambda *a, **k: calls.append(a))
+    orders = tmp_path / "landing" / "amazon" / "101" / "orders" / "2026-03-02.txt"
+    orders.parent.mkdir(parents=True)
+    orders.write_text("amazon-order-id\n", encoding="utf-8")
+    result = nexus("run", "--from", "2026-03-06", "--to", "2026-03-09")
+    assert (result.exit_code, result.stdout) == (
+        0,
+        "no landing files for 2026-03-06 .. 2026-03-09: nothing to do\n",
+    )
+    assert calls == []
+    # nothing was prepared either: no Dagster home, no log
+    assert not (tmp_path / "home" / "dagster").exists()
+    assert not (tmp_path / "home" / "logs").exists()
 
 
 def test_run_verbose_leaves_the_console_to_dagster(external, monkeypatch):
@@ -365,6 +387,7 @@ def test_run_verbose_leaves_the_console_to_dagster(external, monkeypatch):
         raise runner.NothingToRun("nothing")
 
     monkeypatch.setattr(runner, "run_window", fake_run_window)
+    monkeypatch.setattr(runner, "resolve_window", lambda *_a, **_k: None)
     assert nexus("run", "-v").exit_code == 1
     assert seen == [(None, None, False, None)]
 
