@@ -74,7 +74,7 @@ def _work_seconds(warehouse_url: str, since_epoch: float, home: Path) -> tuple[f
             (since_epoch,),
         ).fetchone()[0]
     dbt = 0.0
-    for results in (ROOT / "dbt_project" / "target").rglob("run_results.json"):
+    for results in (home / "dbt_runs").rglob("run_results.json"):
         if results.stat().st_mtime < since_epoch:
             continue
         data = json.loads(results.read_text())

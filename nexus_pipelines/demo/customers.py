@@ -1,12 +1,14 @@
 """Web-store users and the timeline of their sessions over the window.
 
-Each user first visits on a day spread over the first part of the window and keeps coming back
-(a session every ``PROSPECT_SESSION_GAP_DAYS`` on average) until a session ends in an order or
-they give up. That first order is the customer's birth. From then on, purchases follow the
-BG/NBD process (Fader, Hardie & Lee 2005): exponential gaps with the customer's rate lambda, and
-after each repeat purchase the customer drops out with probability p. Order values follow the
-Gamma-Gamma model: each customer has a rate nu and every order value is Gamma(p, nu). A live
-customer also visits without buying.
+Each user first visits at a time drawn uniformly over the whole window (``FIRST_VISIT_WINDOW_SHARE``
+of its days), so every cohort gets new users, and keeps coming back (a session every
+``PROSPECT_SESSION_GAP_DAYS`` on average) until a session ends in an order or they give up. That
+first order is the customer's birth. From then on, purchases follow the BG/NBD process (Fader,
+Hardie & Lee 2005): exponential gaps with the customer's rate lambda, and after each repeat
+purchase the customer drops out with probability p. Order values follow the Gamma-Gamma model:
+each customer has a rate nu and every order value is Gamma(p, nu). A live customer also visits
+without buying. A customer born late in the window is observed for a shorter time (a smaller T),
+which the BG/NBD likelihood accounts for.
 
 Users have one or two devices (one anonymousId each); each device logs in (identify) at some
 session no later than its first checkout, and only from then on do its events carry the userId.

@@ -90,7 +90,9 @@ class GammaGamma:
 
 BGNBD = BgNbd()
 GAMMA_GAMMA = GammaGamma()
-FIRST_VISIT_WINDOW_SHARE = 0.5  # first visits are spread uniformly over this share of days
+# first visits are spread uniformly over this share of the window's days (1.0: the whole window,
+# so that every monthly or weekly cohort gets new users; later cohorts have fewer days to return)
+FIRST_VISIT_WINDOW_SHARE = 1.0
 PROSPECT_SESSION_GAP_DAYS = 2.0  # mean days between sessions before the first purchase
 PROSPECT_GIVE_UP = 0.08  # chance a visitor stops coming after a session without a purchase
 BROWSE_RATE_PER_PURCHASE_RATE = 1.5  # non-buying sessions of a live customer: 1.5 lambda

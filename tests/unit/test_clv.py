@@ -557,3 +557,69 @@ def test_rfm_summary_rejects_unknown_freq():
     tx = pd.DataFrame({"c": [1], "d": ["2024-01-01"]})
     with pytest.raises(ValueError, match="freq must be 'D' or 'W'"):
         clv.rfm_summary(tx, "c", "d", freq="M")
+
+
+# --------------------------------------------------------------------------------------------
+# fit_input_hash
+# --------------------------------------------------------------------------------------------
+def _rfm() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": ["u1", "u2", "u3"],
+            "frequency": [2, 0, 5],
+            "recency": [30.0, 0.0, 88.0],
+            "T": [60.0, 12.0, 90.0],
+            "monetary_value": [25.5, 0.0, 40.25],
+        }
+    )
+
+
+SETTINGS = {"observation_end": "2026-03-31", "holdout_days": 30}
+
+
+def test_fit_input_hash_is_a_sha256_that_ignores_row_order_and_index():
+    # Source: the fit_input_hash contract (rows are sorted before hashing).
+    base = clv.fit_input_hash({"rfm": _rfm()}, SETTINGS)
+    assert len(base) == 64 and int(base, 16) >= 0
+    shuffled = _rfm().iloc[[2, 0, 1]].set_axis([7, 8, 9])
+    assert clv.fit_input_hash({"rfm": shuffled}, dict(reversed(list(SETTINGS.items())))) == base
+    assert clv.fit_input_hash({"rfm": _rfm().copy()}, SETTINGS) == base  # another frame, same data
+
+
+def test_fit_input_hash_changes_with_any_value_setting_or_frame():
+    # Source: the fit_input_hash contract (every value, setting and frame name goes in).
+    base = clv.fit_input_hash({"rfm": _rfm()}, SETTINGS)
+    changed = []
+    for column, row, value in [
+        ("frequency", 1, 1),
+        ("recency", 0, 30.000000001),
+        ("monetary_value", 2, 40.26),
+        ("user_id", 0, "u9"),
+    ]:
+        frame = _rfm()
+        frame.loc[row, column] = value
+        changed.append(clv.fit_input_hash({"rfm": frame}, SETTINGS))
+    changed.append(clv.fit_input_hash({"rfm": _rfm()}, {**SETTINGS, "holdout_days": 31}))
+    changed.append(clv.fit_input_hash({"other": _rfm()}, SETTINGS))
+    changed.append(clv.fit_input_hash({"rfm": _rfm().iloc[:2]}, SETTINGS))
+    changed.append(clv.fit_input_hash({"rfm": _rfm()[["user_id", "T", "frequency", "recency"]]}, SETTINGS))
+    changed.append(clv.fit_input_hash({"rfm": _rfm(), "days": _rfm()[["user_id"]]}, SETTINGS))
+    assert base not in changed and len(set(changed)) == len(changed)
+
+
+def test_fit_input_hash_treats_equal_numbers_alike():
+    # Source: IEEE 754: -0.0 == 0.0, and every NaN is "missing" for the frames hashed here.
+    frame = _rfm()
+    frame.loc[1, "recency"] = -0.0
+    assert clv.fit_input_hash({"rfm": frame}, SETTINGS) == clv.fit_input_hash({"rfm": _rfm()}, SETTINGS)
+    one, other = _rfm(), _rfm()
+    one.loc[1, "T"] = float("nan")
+    other.loc[1, "T"] = -np.float64("nan")  # another NaN bit pattern
+    assert clv.fit_input_hash({"rfm": one}, SETTINGS) == clv.fit_input_hash({"rfm": other}, SETTINGS)
+
+
+def test_fit_input_hash_covers_the_fitting_code_version(monkeypatch):
+    # Source: the fit_input_hash contract (a new fitting code or library version is a new input).
+    base = clv.fit_input_hash({"rfm": _rfm()}, SETTINGS)
+    monkeypatch.setattr(clv, "fit_code_version", lambda: "another version")
+    assert clv.fit_input_hash({"rfm": _rfm()}, SETTINGS) != base

@@ -4,13 +4,24 @@ clv_model fits the models on the RFM summary of every identified customer and ap
 parameters to analytics.clv_model_params (history kept, one set per fitted_at), with a
 calibration-vs-holdout accuracy report in analytics.clv_calibration. customer_ltv scores every
 customer with the latest parameters into analytics.customer_ltv.
+
+One fit per distinct input: ``input_hash`` (``lib.analytics.clv.fit_input_hash``) covers the RFM
+summary the models are fitted on, the customer-days of the calibration fit, the settings
+(observation end, holdout, penalizer) and the fitting code. A run whose input hash is stored
+already fits nothing and appends nothing: the stored fit stands (re-stamped as the latest when a
+newer fit of other data was stored since, so that "latest fit" readers get the fit of the current
+data). Both tables have a unique index on the input hash (with model and parameter, or the
+calibration bucket) and a fit's rows are written in one transaction under an advisory lock, so
+two concurrent runs over the same input store one fit.
 """
 
 import datetime as dt
 from collections.abc import Iterator
 
 import pandas as pd
+import psycopg
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, multi_asset
+from psycopg import sql
 
 from ...lib.analytics.charts import bar_png, grouped_bar_png
 from ...lib.analytics.clv import (
@@ -22,8 +33,11 @@ from ...lib.analytics.clv import (
     customer_lifetime_value,
     fit_bgnbd,
     fit_gamma_gamma,
+    fit_input_hash,
 )
-from ...lib.warehouse.frames import read_frame, replace_table
+from ...lib.warehouse import locks
+from ...lib.warehouse.connection import scalar
+from ...lib.warehouse.frames import ensure_table, read_frame, replace_table
 from ..resources import WarehouseResource
 from .engagement import USER_ENGAGEMENT
 from .metadata import chart, preview, table_metadata
@@ -31,6 +45,12 @@ from .queries import load_sql
 from .tables import Table, analytics_schema, model
 
 MIN_HOLDOUT_DAYS = 7
+BGNBD_PENALIZER = 0.0  # L2 shrinkage of the BG/NBD fit (fit_bgnbd's penalizer): none
+FIT_LOCK = "analytics:clv_model"  # advisory lock around a fit's writes (lib/warehouse/locks.py)
+# what the fit is computed from: the RFM summary columns the models read, the customer-days of the
+# calibration fit (calibration_holdout counts purchase days, it does not read the revenue)
+FIT_COLUMNS = ("user_id", "frequency", "recency", "T", "monetary_value")
+CALIBRATION_COLUMNS = ("user_id", "order_date")
 PARAM_TYPES = {
     "fitted_at": "timestamptz",
     "model": "text",
@@ -40,6 +60,7 @@ PARAM_TYPES = {
     "n_customers": "integer",
     "observation_end": "date",
     "time_unit": "text",
+    "input_hash": "text",
 }
 CALIBRATION_TYPES = {
     "fitted_at": "timestamptz",
@@ -51,6 +72,7 @@ CALIBRATION_TYPES = {
     "actual_mean": "double precision",
     "predicted_mean": "double precision",
     "mae": "double precision",
+    "input_hash": "text",
 }
 LTV_TYPES = {
     "user_id": "text",
@@ -78,8 +100,8 @@ LTV_TYPES = {
 CLV_MODEL_PARAMS = Table(
     "clv_model_params",
     PARAM_TYPES,
-    "BG/NBD and Gamma-Gamma parameters of every fit (history kept, one set per fitted_at), fitted on "
-    "the RFM summary of identified web customers (days).",
+    "BG/NBD and Gamma-Gamma parameters of every distinct fit (history kept, one set per fitted_at and "
+    "input_hash), fitted on the RFM summary of identified web customers (days).",
     indexes=(("fitted_at",),),
 )
 CLV_CALIBRATION = Table(
@@ -88,6 +110,12 @@ CLV_CALIBRATION = Table(
     "Calibration vs holdout accuracy of each clv_model fit, per calibration frequency.",
     indexes=(("fitted_at",),),
 )
+# the unique keys that keep one fit per input hash (rows of older versions have no hash: NULLs
+# never conflict)
+FIT_KEYS = {
+    CLV_MODEL_PARAMS.name: ("input_hash", "model", "parameter"),
+    CLV_CALIBRATION.name: ("input_hash", "calibration_frequency"),
+}
 CUSTOMER_LTV = Table(
     "customer_ltv",
     LTV_TYPES,
@@ -114,51 +142,162 @@ def effective_holdout_days(requested: int, first_day: dt.date, observation_end: 
     return min(requested, (observation_end - first_day).days // 3)
 
 
-def ensure_params_table(url: str) -> None:
-    """Create analytics.clv_model_params if missing, changing nothing else (for customer_ltv to read)."""
-    empty = pd.DataFrame({column: pd.Series(dtype=object) for column in PARAM_TYPES})
-    replace_table(
-        url,
-        analytics_schema(),
-        CLV_MODEL_PARAMS.name,
-        empty,
-        PARAM_TYPES,
-        where=("false", ()),
-        indexes=CLV_MODEL_PARAMS.indexes,
+def input_hash(
+    summary: pd.DataFrame, days: pd.DataFrame | None, observation_end: dt.date, holdout: int
+) -> str:
+    """The hash of a fit's input: RFM summary, calibration customer-days (None: no report), settings."""
+    frames = {"rfm_summary": summary[list(FIT_COLUMNS)]}
+    if days is not None:
+        frames["calibration_days"] = days[list(CALIBRATION_COLUMNS)]
+    settings = {
+        "observation_end": observation_end.isoformat(),
+        "time_unit": "days",
+        "bgnbd_penalizer": BGNBD_PENALIZER,
+        "calibration": {"holdout_days": holdout, "freq": "D"} if days is not None else None,
+    }
+    return fit_input_hash(frames, settings)
+
+
+def _ident(table: Table) -> sql.Identifier:
+    return sql.Identifier(analytics_schema(), table.name)
+
+
+def _ensure_fit_tables(conn: psycopg.Connection) -> None:
+    """Both tables with their columns (input_hash added to older tables), indexes and unique fit keys."""
+    for table in (CLV_MODEL_PARAMS, CLV_CALIBRATION):
+        ensure_table(conn, analytics_schema(), table.name, table.columns, table.indexes)
+        conn.execute(
+            sql.SQL("create unique index if not exists {} on {} ({})").format(
+                sql.Identifier(f"{table.name}__fit_key"),
+                _ident(table),
+                sql.SQL(", ").join(map(sql.Identifier, FIT_KEYS[table.name])),
+            )
+        )
+
+
+def _analyze(conn: psycopg.Connection) -> None:
+    for table in (CLV_MODEL_PARAMS, CLV_CALIBRATION):
+        conn.execute(sql.SQL("analyze {}").format(_ident(table)))  # statistics for BI right away
+
+
+def ensure_fit_tables(url: str) -> None:
+    """Create the two tables if missing, changing no row (for customer_ltv to read)."""
+    with psycopg.connect(url, autocommit=True) as conn, locks.held(conn, FIT_LOCK), conn.transaction():
+        _ensure_fit_tables(conn)
+        _analyze(conn)
+
+
+def _frame(conn: psycopg.Connection, query: sql.Composed, params: tuple) -> pd.DataFrame:
+    cur = conn.execute(query, params)
+    return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description or ()])
+
+
+def stored_fit(url: str, fit_hash: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The rows (parameters, calibration) of the stored fit of ``fit_hash``, or None."""
+    with psycopg.connect(url) as conn:
+        hashed = scalar(
+            conn,
+            "select count(*) from information_schema.columns where table_schema = %s "
+            "and table_name in (%s, %s) and column_name = 'input_hash'",
+            (analytics_schema(), CLV_MODEL_PARAMS.name, CLV_CALIBRATION.name),
+        )
+        if hashed < 2:  # no table yet, or tables of a version before the input hash
+            return None
+        rows = [
+            _frame(
+                conn,
+                sql.SQL("select {} from {} where input_hash = %s order by {}").format(
+                    sql.SQL(", ").join(map(sql.Identifier, table.columns)),
+                    _ident(table),
+                    sql.SQL(", ").join(map(sql.Identifier, FIT_KEYS[table.name])),
+                ),
+                (fit_hash,),
+            )
+            for table in (CLV_MODEL_PARAMS, CLV_CALIBRATION)
+        ]
+    return None if rows[0].empty else (rows[0], rows[1])
+
+
+def _insert(conn: psycopg.Connection, table: Table, frame: pd.DataFrame) -> None:
+    columns = list(table.columns)
+    values = frame[columns].astype(object).where(frame[columns].notna(), None)
+    statement = sql.SQL("insert into {} ({}) values ({}) on conflict ({}) do nothing").format(
+        _ident(table),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        sql.SQL(", ").join(map(sql.Identifier, FIT_KEYS[table.name])),
     )
+    conn.cursor().executemany(statement, values.itertuples(index=False, name=None))
+
+
+def append_fit(
+    url: str, params: pd.DataFrame, report: pd.DataFrame | None, fit_hash: str
+) -> dt.datetime | None:
+    """Append a fit's parameters and calibration report in one transaction; returns its fitted_at.
+
+    fitted_at is taken under the lock, so the fit committed last is the latest. Returns None and
+    writes nothing when a fit of ``fit_hash`` is stored already (a concurrent run stored it).
+    """
+    with psycopg.connect(url, autocommit=True) as conn, locks.held(conn, FIT_LOCK), conn.transaction():
+        _ensure_fit_tables(conn)
+        query = sql.SQL("select exists (select from {} where input_hash = %s)").format(
+            _ident(CLV_MODEL_PARAMS)
+        )
+        if scalar(conn, query, (fit_hash,)):
+            return None
+        fitted_at = dt.datetime.now(dt.UTC)
+        _insert(conn, CLV_MODEL_PARAMS, params.assign(fitted_at=fitted_at, input_hash=fit_hash))
+        if report is not None:
+            _insert(conn, CLV_CALIBRATION, report.assign(fitted_at=fitted_at, input_hash=fit_hash))
+        _analyze(conn)
+    return fitted_at
+
+
+def restamp_as_latest(url: str, fit_hash: str) -> dt.datetime | None:
+    """Make the stored fit of ``fit_hash`` the latest one (fitted_at = now in both tables) when a
+    fit of other data is newer; returns the new fitted_at, or None when it is the latest already."""
+    with psycopg.connect(url, autocommit=True) as conn, locks.held(conn, FIT_LOCK), conn.transaction():
+        latest = sql.SQL(
+            "select input_hash is not distinct from %s from {} order by fitted_at desc nulls last limit 1"
+        )
+        if scalar(conn, latest.format(_ident(CLV_MODEL_PARAMS)), (fit_hash,)):
+            return None
+        fitted_at = dt.datetime.now(dt.UTC)
+        for table in (CLV_MODEL_PARAMS, CLV_CALIBRATION):
+            conn.execute(
+                sql.SQL("update {} set fitted_at = %s where input_hash = %s").format(_ident(table)),
+                (fitted_at, fit_hash),
+            )
+        _analyze(conn)
+    return fitted_at
 
 
 def param_rows(
-    bgnbd: BetaGeoModel,
-    gg: GammaGammaModel,
-    summary: pd.DataFrame,
-    fitted_at: dt.datetime,
-    observation_end: dt.date,
+    bgnbd: BetaGeoModel, gg: GammaGammaModel, summary: pd.DataFrame, observation_end: dt.date
 ) -> pd.DataFrame:
-    """One row per model x parameter."""
+    """One row per model x parameter (fitted_at and input_hash are set when the fit is stored)."""
     repeaters = int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
     rows = [
         ("bgnbd", name, value, bgnbd.log_likelihood, len(summary)) for name, value in bgnbd.params.items()
     ]
     rows += [("gamma_gamma", name, value, gg.log_likelihood, repeaters) for name, value in gg.params.items()]
     frame = pd.DataFrame(rows, columns=["model", "parameter", "value", "log_likelihood", "n_customers"])
-    return frame.assign(fitted_at=fitted_at, observation_end=observation_end, time_unit="days")[
+    return frame.assign(fitted_at=None, observation_end=observation_end, time_unit="days", input_hash=None)[
         list(PARAM_TYPES)
     ]
 
 
-def calibration_report(
-    days: pd.DataFrame, observation_end: dt.date, holdout_days: int, fitted_at: dt.datetime
-) -> pd.DataFrame:
-    """calibration_holdout on the customer-day transactions, as table rows."""
+def calibration_report(days: pd.DataFrame, observation_end: dt.date, holdout_days: int) -> pd.DataFrame:
+    """calibration_holdout on the customer-day transactions, as table rows (no fitted_at, input_hash)."""
     calibration_end = observation_end - dt.timedelta(days=holdout_days)
     _, report = calibration_holdout(days, "user_id", "order_date", calibration_end, observation_end)
     report = report.reset_index()
     return report.assign(
-        fitted_at=fitted_at,
+        fitted_at=None,
         calibration_end=calibration_end,
         observation_end=observation_end,
         holdout_days=holdout_days,
+        input_hash=None,
     )[list(CALIBRATION_TYPES)]
 
 
@@ -174,42 +313,46 @@ def _calibration_chart(report: pd.DataFrame) -> MetadataValue:
 
 
 def _calibration(
-    context: AssetExecutionContext,
-    url: str,
-    summary: pd.DataFrame,
-    observation_end: dt.date,
-    requested_days: int,
-    fitted_at: dt.datetime,
-) -> dict | None:
-    """Write the calibration/holdout report of this fit; return its metadata (None: no report, logged why)."""
-    holdout = effective_holdout_days(requested_days, summary["first_order_date"].min(), observation_end)
-    if holdout < MIN_HOLDOUT_DAYS:
+    context: AssetExecutionContext, days: pd.DataFrame | None, observation_end: dt.date, holdout: int
+) -> pd.DataFrame | None:
+    """The calibration/holdout report of this fit (None: no report, logged why)."""
+    if days is None:
         context.log.info(
             f"clv_model: no calibration report: history too short for a {MIN_HOLDOUT_DAYS}-day holdout"
         )
         return None
-    days = read_frame(url, load_sql("clv_customer_days"))
     try:
-        report = calibration_report(days, observation_end, holdout, fitted_at)
+        return calibration_report(days, observation_end, holdout)
     except ValueError as exc:  # ConvergenceError included: too few repeat buyers before the cut-off
         context.log.warning(f"clv_model: no calibration report: the calibration fit failed: {exc}")
         return None
-    replace_table(
-        url,
-        analytics_schema(),
-        CLV_CALIBRATION.name,
-        report,
-        CALIBRATION_TYPES,
-        where=("fitted_at = %s", (fitted_at,)),
-        indexes=CLV_CALIBRATION.indexes,
-    )
+
+
+def _calibration_metadata(report: pd.DataFrame, new_fit: bool) -> dict:
     overall = report[report["calibration_frequency"] == "all"].iloc[0]
     return {
-        "calibration": preview(report.drop(columns=["fitted_at", "observation_end"])),
-        "holdout_days": MetadataValue.int(holdout),
+        "calibration": preview(report.drop(columns=["fitted_at", "observation_end", "input_hash"])),
+        "holdout_days": MetadataValue.int(int(overall["holdout_days"])),
         "holdout_mae": MetadataValue.float(float(overall["mae"])),
         "calibration_chart": _calibration_chart(report),
+        "new_fit": MetadataValue.bool(new_fit),
+        "fitted_at": MetadataValue.text(pd.Timestamp(overall["fitted_at"]).isoformat()),
     }
+
+
+def _not_fitted(context: AssetExecutionContext, url: str, base: dict, exc: Exception) -> MaterializeResult:
+    context.log.warning(f"clv_model: not fitted: {exc}")
+    ensure_fit_tables(url)
+    return MaterializeResult(
+        asset_key=CLV_MODEL_PARAMS.key,
+        metadata={
+            **base,
+            "row_count": MetadataValue.int(0),
+            "fitted": MetadataValue.bool(False),
+            "new_fit": MetadataValue.bool(False),
+            "reason": MetadataValue.text(str(exc)),
+        },
+    )
 
 
 @multi_asset(
@@ -219,9 +362,10 @@ def _calibration(
     ],
     name="clv_model",
     description="BG/NBD and Gamma-Gamma fitted on the RFM summary of identified web customers (days), "
-    "with a calibration-vs-holdout report. When the data cannot support a fit yet (no repeat buyers, "
-    "no convergence) nothing is appended and the metadata says why; customer_ltv then keeps using the "
-    "latest earlier fit, if any.",
+    "with a calibration-vs-holdout report. An input (data, settings, fitting code) that was fitted "
+    "before appends nothing: the stored fit stands (metadata new_fit: false). When the data cannot "
+    "support a fit yet (no repeat buyers, no convergence) nothing is appended and the metadata says "
+    "why; customer_ltv then keeps using the latest earlier fit, if any.",
 )
 def clv_model(
     context: AssetExecutionContext, config: ClvModelConfig, warehouse: WarehouseResource
@@ -232,35 +376,43 @@ def clv_model(
         "customers": MetadataValue.int(len(summary)),
         "repeat_customers": MetadataValue.int(int((summary["frequency"] > 0).sum()) if len(summary) else 0),
     }
-    try:
-        if summary.empty:
-            raise ConvergenceError("no identified customer with a web order yet")
-        bgnbd, gg = fit_bgnbd(summary), fit_gamma_gamma(summary)
-    except ValueError as exc:  # ConvergenceError, or a Gamma-Gamma q <= 1
-        context.log.warning(f"clv_model: not fitted: {exc}")
-        ensure_params_table(url)
-        yield MaterializeResult(
-            asset_key=CLV_MODEL_PARAMS.key,
-            metadata={
-                **base,
-                "row_count": MetadataValue.int(0),
-                "fitted": MetadataValue.bool(False),
-                "reason": MetadataValue.text(str(exc)),
-            },
-        )
+    if summary.empty:
+        yield _not_fitted(context, url, base, ConvergenceError("no identified customer with a web order yet"))
         return
     observation_end = summary["observation_end"].iloc[0]
-    fitted_at = dt.datetime.now(dt.UTC)
-    params = param_rows(bgnbd, gg, summary, fitted_at, observation_end)
-    replace_table(
-        url,
-        analytics_schema(),
-        CLV_MODEL_PARAMS.name,
-        params,
-        PARAM_TYPES,
-        where=("fitted_at = %s", (fitted_at,)),
-        indexes=CLV_MODEL_PARAMS.indexes,
-    )
+    holdout = effective_holdout_days(config.holdout_days, summary["first_order_date"].min(), observation_end)
+    days = read_frame(url, load_sql("clv_customer_days")) if holdout >= MIN_HOLDOUT_DAYS else None
+    fit_hash = input_hash(summary, days, observation_end, holdout)
+    stored = stored_fit(url, fit_hash)
+    if stored is None:
+        try:
+            bgnbd = fit_bgnbd(summary, penalizer=BGNBD_PENALIZER)
+            gg = fit_gamma_gamma(summary)
+        except ValueError as exc:  # ConvergenceError, or a Gamma-Gamma q <= 1
+            yield _not_fitted(context, url, base, exc)
+            return
+        params = param_rows(bgnbd, gg, summary, observation_end)
+        report = _calibration(context, days, observation_end, holdout)
+        fitted_at = append_fit(url, params, report, fit_hash)
+        if fitted_at is not None:
+            params["fitted_at"], params["input_hash"] = fitted_at, fit_hash
+            if report is not None:
+                report["fitted_at"], report["input_hash"] = fitted_at, fit_hash
+        else:  # a concurrent run stored the same fit first
+            stored = stored_fit(url, fit_hash)
+    new_fit = stored is None
+    if stored is not None:
+        params, report = stored[0], (stored[1] if len(stored[1]) else None)
+        restamped = restamp_as_latest(url, fit_hash)
+        fitted_at = restamped or params["fitted_at"].iloc[0]
+        if restamped is not None:
+            params["fitted_at"] = restamped
+            if report is not None:
+                report["fitted_at"] = restamped
+        context.log.info(
+            f"clv_model: the input ({fit_hash[:12]}) was fitted before: the stored fit stands, "
+            f"nothing appended{' (re-stamped as the latest fit)' if restamped is not None else ''}"
+        )
     yield MaterializeResult(
         asset_key=CLV_MODEL_PARAMS.key,
         metadata={
@@ -269,12 +421,15 @@ def clv_model(
             "date_range": MetadataValue.text(f"{summary['first_order_date'].min()} .. {observation_end}"),
             "preview": preview(params[["model", "parameter", "value", "log_likelihood", "n_customers"]]),
             "fitted": MetadataValue.bool(True),
-            "fitted_at": MetadataValue.text(fitted_at.isoformat()),
+            "new_fit": MetadataValue.bool(new_fit),
+            "fitted_at": MetadataValue.text(pd.Timestamp(fitted_at).isoformat()),
+            "input_hash": MetadataValue.text(fit_hash),
         },
     )
-    calibration = _calibration(context, url, summary, observation_end, config.holdout_days, fitted_at)
-    if calibration is not None:
-        yield MaterializeResult(asset_key=CLV_CALIBRATION.key, metadata=calibration)
+    if report is not None:
+        yield MaterializeResult(
+            asset_key=CLV_CALIBRATION.key, metadata=_calibration_metadata(report, new_fit)
+        )
 
 
 def latest_models(params: pd.DataFrame) -> tuple[BetaGeoModel, GammaGammaModel]:

@@ -16,6 +16,10 @@ problem never stops the product marts. dbt tests appear as asset checks and run 
 `dbt build`. Every invocation holds the advisory lock ``dbt``; after it, the BI groups' grants and
 row-level security are (re)applied (``lib/warehouse/bi.py``), on every path that runs the chain;
 what a warehouse user without the privilege cannot do is logged as one warning, never a failure.
+
+Each invocation's artifacts (compiled SQL, run_results.json, dbt.log) go to a folder of its own
+under ``$NEXUS_HOME/dbt_runs/``; the newest few are kept, older ones are deleted once their
+invocation is over (``project.invocation_folder``).
 """
 
 from collections.abc import Iterator
@@ -32,10 +36,12 @@ from .project import (
     BUILD_ARGS,
     FULL_CHECK_BUILD_ARGS,
     bi_schemas,
+    invocation_folder,
     keep_partial_parse,
     nexus_dbt_project,
     prepare,
     project_fingerprint,
+    prune_legacy_invocations,
 )
 from .project import manifest as dbt_manifest
 from .translator import NexusDbtTranslator
@@ -118,10 +124,16 @@ def _build_chain(
             f"{chain}: partition window {window or 'none'}; rebuilding {plan.describe()}; {scope}"
         )
         warehouse.export_dbt_env()
-        with locks.exclusive(warehouse.url, "dbt", on_wait=context.log.info):
-            invocation = dbt.cli(FULL_CHECK_BUILD_ARGS if config.full_checks else BUILD_ARGS, context=context)
-            yield from invocation.stream()
+        args = FULL_CHECK_BUILD_ARGS if config.full_checks else BUILD_ARGS
+        name = f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}"
+        with (
+            locks.exclusive(warehouse.url, "dbt", on_wait=context.log.info),
+            invocation_folder(warehouse.settings.home, name) as target,
+        ):
+            invocation = dbt.cli(args, context=context, target_path=target)
+            yield from invocation.stream()  # consumed: dbt has exited and its artifacts are read
             keep_partial_parse(invocation.target_path)
+        prune_legacy_invocations(nexus_dbt_project)
         _apply_bi_access(context, warehouse.url)
 
 

@@ -8,6 +8,13 @@ model, or a fresh clone, must not build from a stale manifest. For a deployment,
 
 The parse uses the same ``--vars`` as every run's invocations, and its partial-parse state is what
 the runs start from, so dbt does not re-parse the project on each invocation.
+
+A run's dbt invocation writes its artifacts (compiled SQL, ``run_results.json``, ``dbt.log``:
+5-10 MB) into a folder of its own under ``$NEXUS_HOME/dbt_runs/`` (``invocation_folder``), not
+into ``target/``. When the invocation is over its folder is marked finished and only the newest
+``RUNS_KEPT`` finished folders are kept, for debugging; a folder without the mark belongs to an
+invocation still running (another run's, maybe) and is never deleted, unless nothing has been
+written in it for ``ABANDONED_AFTER_SECONDS`` (a process killed mid-build).
 """
 
 import hashlib
@@ -16,12 +23,17 @@ import os
 import shutil
 import sys
 import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
 from ...lib.config import load_settings
+from ...lib.files import private_dir
 from .translator import FULL_HISTORY_TAG
 
 # dbt from the same environment as this interpreter (the venv need not be on PATH), else PATH's.
@@ -134,9 +146,107 @@ def keep_partial_parse(invocation_target: Path, project: DbtProject = nexus_dbt_
     produced = Path(invocation_target) / "partial_parse.msgpack"
     shared = Path(project.project_dir) / project.target_path / "partial_parse.msgpack"
     if produced.exists():
+        shared.parent.mkdir(parents=True, exist_ok=True)  # a new project may have no target/ yet
         temporary = shared.with_name(f".partial_parse.{os.getpid()}.msgpack")
         shutil.copyfile(produced, temporary)
         os.replace(temporary, shared)
+
+
+RUNS_FOLDER = "dbt_runs"  # under NEXUS_HOME: one folder per dbt invocation of a run
+RUNS_KEPT = 5  # finished invocation folders kept (the newest), for debugging
+ABANDONED_AFTER_SECONDS = 2 * 86_400  # an unfinished folder untouched this long is a dead process's
+FINISHED_MARK = ".finished"
+_TRASH_PREFIX = ".deleting-"
+# folders dagster-dbt made under target/ before the invocations moved to NEXUS_HOME
+_LEGACY_PREFIXES = ("dbt_amazon-", "dbt_product-")
+
+
+@contextmanager
+def invocation_folder(home: Path, name: str, *, keep: int = RUNS_KEPT) -> Iterator[Path]:
+    """A new private folder ``$NEXUS_HOME/dbt_runs/<name>-<random>`` for one dbt invocation.
+
+    Leave the block only after the invocation's event stream is consumed (dagster-dbt reads the
+    folder's artifacts while it streams): the folder is then marked finished, whatever the
+    outcome, and the older finished folders beyond the newest ``keep`` are deleted.
+    """
+    runs = private_dir(Path(home) / RUNS_FOLDER)
+    target = runs / f"{name}-{uuid.uuid4().hex[:7]}"
+    target.mkdir(mode=0o700)
+    try:
+        yield target
+    finally:
+        with suppress(FileNotFoundError):  # deleted as abandoned: nothing written for days
+            (target / FINISHED_MARK).touch()
+        prune_invocations(runs, keep)
+
+
+def prune_invocations(runs: Path, keep: int, *, now: float | None = None) -> list[Path]:
+    """Delete the finished invocation folders in ``runs`` but the newest ``keep`` (by the time they
+    finished), and unfinished ones untouched for ``ABANDONED_AFTER_SECONDS``; returns those deleted.
+
+    Safe beside concurrent invocations and concurrent prunes: a running invocation's folder has no
+    mark yet, and a folder is renamed away before it is deleted, so no half-deleted folder is left
+    under its name.
+    """
+    now = time.time() if now is None else now
+    finished: list[tuple[float, str]] = []
+    doomed: list[Path] = []
+    for folder in _folders(runs):
+        try:
+            if folder.name.startswith(_TRASH_PREFIX):
+                doomed.append(folder)  # a deletion another prune did not complete
+            elif (folder / FINISHED_MARK).exists():
+                finished.append(((folder / FINISHED_MARK).stat().st_mtime, folder.name))
+            elif now - _last_write(folder) > ABANDONED_AFTER_SECONDS:
+                doomed.append(folder)
+        except FileNotFoundError:  # deleted meanwhile by a concurrent prune
+            continue
+    finished.sort(reverse=True)
+    doomed += [runs / name for _, name in finished[keep:]]
+    return [folder for folder in doomed if _delete(folder)]
+
+
+def prune_legacy_invocations(project: DbtProject) -> list[Path]:
+    """Delete the invocation folders earlier versions left in the dbt project's ``target/``
+    (``dbt_amazon-*``, ``dbt_product-*``) once untouched for ``ABANDONED_AFTER_SECONDS``; the
+    manifest, the parse state and any other folder stay."""
+    target = Path(project.project_dir) / project.target_path
+    now = time.time()
+    doomed = []
+    for folder in _folders(target):
+        with suppress(FileNotFoundError):
+            if folder.name.startswith(_TRASH_PREFIX) or (
+                folder.name.startswith(_LEGACY_PREFIXES)
+                and now - _last_write(folder) > ABANDONED_AFTER_SECONDS
+            ):
+                doomed.append(folder)
+    return [folder for folder in doomed if _delete(folder)]
+
+
+def _folders(parent: Path) -> list[Path]:
+    try:
+        return sorted(path for path in parent.iterdir() if path.is_dir() and not path.is_symlink())
+    except FileNotFoundError:
+        return []
+
+
+def _last_write(folder: Path) -> float:
+    """The newest modification time of the folder and the files right in it (dbt.log grows)."""
+    return max(path.stat().st_mtime for path in (folder, *folder.iterdir()))
+
+
+def _delete(folder: Path) -> bool:
+    """Rename ``folder`` out of the way, then remove it; False when a concurrent prune took it first."""
+    if folder.name.startswith(_TRASH_PREFIX):
+        trash = folder
+    else:
+        trash = folder.with_name(f"{_TRASH_PREFIX}{folder.name}-{uuid.uuid4().hex[:6]}")
+        try:
+            folder.rename(trash)
+        except FileNotFoundError:
+            return False
+    shutil.rmtree(trash, ignore_errors=True)
+    return True
 
 
 @cache

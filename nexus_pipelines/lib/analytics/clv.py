@@ -30,12 +30,17 @@ purchases. Both fits are maximum likelihood over log-parameters with ``scipy.opt
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy
 from scipy.optimize import minimize
 from scipy.special import betaln, expit, gammaln, hyp2f1
 
@@ -501,6 +506,60 @@ def _holdout_report(calibration: pd.DataFrame) -> pd.DataFrame:
     report["n_customers"] = report["n_customers"].astype(np.int64)
     report.index.name = "calibration_frequency"
     return report
+
+
+# --------------------------------------------------------------------------------------------
+# Fit identity
+# --------------------------------------------------------------------------------------------
+
+
+def fit_input_hash(frames: Mapping[str, pd.DataFrame], settings: Mapping[str, object]) -> str:
+    """sha256 (hex) of everything a fit depends on: its input frames and its settings.
+
+    Equal inputs give equal hashes, on any machine and in any process, so a pipeline can store
+    the hash beside a fit and skip fitting the same input again. What goes in, in a fixed order:
+
+    * ``fit_code_version()``: a change of the fitting code or of numpy / scipy / pandas counts as
+      a change of input;
+    * ``settings`` as JSON with sorted keys (values must be JSON-serialisable, dates as text);
+    * each frame, by name in sorted order, with its columns in the order given and its rows
+      sorted by all of those columns (the row order of a query does not matter). Integer and
+      boolean columns enter as little-endian int64, float columns as float64 (-0.0 as 0.0, every
+      NaN alike), any other column as the JSON list of its values' text (None and NaT as null).
+    """
+    digest = hashlib.sha256(fit_code_version().encode() + b"\0")
+    digest.update(json.dumps(settings, sort_keys=True, separators=(",", ":")).encode() + b"\0")
+    for name in sorted(frames):
+        frame = frames[name]
+        columns = list(frame.columns)
+        rows = frame.sort_values(columns, kind="mergesort") if columns and len(frame) else frame
+        digest.update(json.dumps([name, columns, len(rows)]).encode() + b"\0")
+        for column in columns:
+            digest.update(_column_bytes(rows[column]) + b"\0")
+    return digest.hexdigest()
+
+
+def _column_bytes(values: pd.Series) -> bytes:
+    kind = values.dtype.kind
+    if kind in "biu":
+        return np.ascontiguousarray(values.to_numpy(dtype="<i8")).tobytes()
+    if kind == "f":
+        numbers = values.to_numpy(dtype="<f8") + 0.0  # a new array; -0.0 + 0.0 is 0.0
+        numbers[np.isnan(numbers)] = np.nan  # one NaN bit pattern
+        return np.ascontiguousarray(numbers).tobytes()
+    texts = [None if value is None or value is pd.NaT else str(value) for value in values.tolist()]
+    return json.dumps(texts, ensure_ascii=False).encode()
+
+
+@cache
+def fit_code_version() -> str:
+    """A digest of this module's source and the numerical libraries' versions (see fit_input_hash)."""
+    libraries = f"numpy {np.__version__} scipy {scipy.__version__} pandas {pd.__version__}"
+    try:
+        source = Path(__file__).read_bytes()
+    except OSError:  # installed without its source (bytecode only): the library versions still count
+        source = b""
+    return hashlib.sha256(source + libraries.encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
