@@ -1,6 +1,6 @@
 {#
   Goal definitions of var `product_goals`, checked. A goal is a name plus either
-      event: Order Completed          # a track event name
+      event: Order Completed          # a track event name (any spelling: macros/event_names.sql)
   or
       page_path: /pricing%            # a page call's path, SQL LIKE pattern (% any text, _ one character)
   and optional conditions on the event's properties, all of which must hold:
@@ -44,7 +44,7 @@
 {% macro product_goal_condition(goal) -%}
     (
         {%- if goal.get('event') %}
-        event_type = 'track' and event_name = {{ product_sql_string(goal.get('event')) }}
+        event_type = 'track' and {{ nexus_event_name_in('event_name', goal.get('event')) }}
         {%- else %}
         event_type = 'page' and page_path like {{ product_sql_string(goal.get('page_path')) }}
         {%- endif %}

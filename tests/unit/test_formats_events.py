@@ -87,6 +87,7 @@ def test_track_page_identify_and_other_types_are_mapped(tmp_path):
         "properties": TRACK["properties"],
         "traits": None,
         "extra_fields": {"integrations": {"All": True}, "version": 2},
+        "timestamp_source": "timestamp",
     }
     assert track["sent_at"].utcoffset() == dt.timedelta(hours=2)
     assert (page["event_type"], page["page_name"], page["event_name"]) == ("page", "Product", None)
@@ -154,7 +155,9 @@ def test_bad_lines_are_rejected_with_line_numbers(tmp_path):
     assert reasons[7] == "neither userId nor anonymousId is set"
     assert reasons[8] == "properties: expected an object, got list"
     assert reasons[9] == "type: missing"
-    assert reasons[10] == "timestamp: missing"
+    assert reasons[10] == (
+        "timestamp: missing, and neither originalTimestamp nor receivedAt is set to take it from"
+    )
     assert reasons[11] == "sentAt: 1700000000 is not an ISO-8601 timestamp"
     assert "NUL character" in reasons[12]
     assert "surrogate" in reasons[13]
@@ -216,3 +219,178 @@ def test_numeric_names_and_ids_are_text_and_other_types_name_their_field(tmp_pat
     assert (track["event_name"], track["anonymous_id"], track["user_id"]) == ("7", "5", None)
     assert (page["page_name"], page["user_id"], page["anonymous_id"]) == ("3", "11", None)
     assert [r.reason for r in results[2:]] == [reason for _, reason in bad]
+
+
+# --- when the event happened: `timestamp`, else derived from the device's and collector's clocks -
+
+# Segment's complete track example (segment-docs, src/connections/spec/track.md): Segment's
+# server computed `timestamp` from the three others: 19:11:01.266 - (01.169 - 01.152) = 01.249.
+SEGMENT_TRACK = """{
+  "anonymousId": "23adfd82-aa0f-45a7-a756-24f2a7a4c895",
+  "context": {
+    "library": {"name": "analytics.js", "version": "2.11.1"},
+    "page": {"path": "/academy/", "referrer": "", "search": "", "title": "Analytics Academy",
+             "url": "https://segment.com/academy/"},
+    "userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/46.0.2490.86 Safari/537.36",
+    "ip": "108.0.78.21"
+  },
+  "event": "Course Clicked",
+  "integrations": {},
+  "messageId": "ajs-f8ca1e4de5024d9430b3928bd8ac6b96",
+  "properties": {"title": "Intro to Analytics"},
+  "receivedAt": "2015-12-12T19:11:01.266Z",
+  "sentAt": "2015-12-12T19:11:01.169Z",
+  "timestamp": "2015-12-12T19:11:01.249Z",
+  "type": "track",
+  "userId": "AiUGstSDIg",
+  "originalTimestamp": "2015-12-12T19:11:01.152Z"
+}"""
+
+# A RudderStack JavaScript SDK track as RudderStack's server hands it on (rudderlabs/rudder-transformer
+# test data): no `timestamp`; receivedAt in +05:30 is 20:02:19.369 UTC, so the event happened at
+# 20:02:19.369 - (19.352 - 19.347) = 20:02:19.364 UTC.
+RUDDERSTACK_TRACK = """{
+  "type": "track",
+  "event": "Product Added",
+  "sentAt": "2022-08-07T20:02:19.352Z",
+  "userId": "userSampleX138",
+  "channel": "web",
+  "context": {
+    "os": {"name": "", "version": ""},
+    "locale": "en-IN",
+    "screen": {"width": 1440, "height": 900, "density": 2, "innerWidth": 584, "innerHeight": 789},
+    "traits": {"email": "userSampleX120@gmail.com", "last_name": "Stack", "first_name": "Rudder"},
+    "campaign": {},
+    "userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/103.0.0.0 Safari/537.36"
+  },
+  "rudderId": "4a47e99b-2afc-45c6-b902-ed69282ca805",
+  "messageId": "1659902539347900-c622426c-a1dd-44c0-ac6d-d4dbee3f4a93",
+  "properties": {"checkout_id": "12345", "product_url": "http://www.yourdomain.com/products/red-t-shirt",
+                 "product_name": "Red T-shirt"},
+  "anonymousId": "5f093403-1457-4a2c-b4e4-c61ec3bacf56",
+  "integrations": {"All": true},
+  "originalTimestamp": "2022-08-07T20:02:19.347Z",
+  "receivedAt": "2022-08-08T01:32:19.369+05:30"
+}"""
+
+
+def parsed_on(tmp_path: Path, day: dt.date, *events: dict) -> list:
+    path = tmp_path / "events" / f"{day.isoformat()}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(event) + "\n" for event in events), encoding="utf-8")
+    return parse(ParseContext(path, f"events/{path.name}", day))
+
+
+def test_a_segment_track_with_timestamp_uses_it(tmp_path):
+    (row,) = parsed_on(tmp_path, dt.date(2015, 12, 12), json.loads(SEGMENT_TRACK))
+
+    track = values(row)
+    assert track["event_timestamp"] == dt.datetime(2015, 12, 12, 19, 11, 1, 249000, tzinfo=UTC)
+    assert track["timestamp_source"] == "timestamp"
+    assert track["extra_fields"] == {"integrations": {}, "originalTimestamp": "2015-12-12T19:11:01.152Z"}
+
+
+def test_without_timestamp_the_device_time_is_corrected_by_the_collector_clock(tmp_path):
+    segment = json.loads(SEGMENT_TRACK)
+    del segment["timestamp"]
+    simple = {  # round numbers: 12:00:10 - (12:00:05 - 12:00:00) = 12:00:05
+        "messageId": "m-s",
+        "type": "track",
+        "event": "order_completed",
+        "anonymousId": "a",
+        "originalTimestamp": "2026-03-02T12:00:00Z",
+        "sentAt": "2026-03-02T12:00:05Z",
+        "receivedAt": "2026-03-02T12:00:10Z",
+    }
+
+    (from_segment,) = (values(r) for r in parsed_on(tmp_path, dt.date(2015, 12, 12), segment))
+    (rudderstack,) = (
+        values(r) for r in parsed_on(tmp_path, dt.date(2022, 8, 7), json.loads(RUDDERSTACK_TRACK))
+    )
+    (round_numbers,) = (values(r) for r in parsed_on(tmp_path, dt.date(2026, 3, 2), simple))
+
+    # the value Segment's own server computed for this payload
+    assert from_segment["event_timestamp"] == dt.datetime(2015, 12, 12, 19, 11, 1, 249000, tzinfo=UTC)
+    assert rudderstack["event_timestamp"] == dt.datetime(2022, 8, 7, 20, 2, 19, 364000, tzinfo=UTC)
+    assert round_numbers["event_timestamp"] == dt.datetime(2026, 3, 2, 12, 0, 5, tzinfo=UTC)
+    assert {from_segment["timestamp_source"], rudderstack["timestamp_source"]} == {"skew_corrected"}
+    assert rudderstack["received_at"] == dt.datetime(2022, 8, 7, 20, 2, 19, 369000, tzinfo=UTC)
+    assert rudderstack["sent_at"] == dt.datetime(2022, 8, 7, 20, 2, 19, 352000, tzinfo=UTC)
+    # the payload's own fields are kept as sent
+    assert rudderstack["extra_fields"] == {
+        "channel": "web",
+        "rudderId": "4a47e99b-2afc-45c6-b902-ed69282ca805",
+        "integrations": {"All": True},
+        "originalTimestamp": "2022-08-07T20:02:19.347Z",
+    }
+    assert (rudderstack["event_name"], rudderstack["user_id"]) == ("Product Added", "userSampleX138")
+
+
+def test_only_original_timestamp_or_only_received_at(tmp_path):
+    rudderstack = json.loads(RUDDERSTACK_TRACK)
+    no_sent_at = {k: v for k, v in rudderstack.items() if k != "sentAt"}
+    device_only = {k: v for k, v in no_sent_at.items() if k != "receivedAt"}
+    collector_only = {k: v for k, v in rudderstack.items() if k not in ("sentAt", "originalTimestamp")}
+
+    rows = [
+        values(r) for r in parsed_on(tmp_path, dt.date(2022, 8, 7), no_sent_at, device_only, collector_only)
+    ]
+
+    device_time = dt.datetime(2022, 8, 7, 20, 2, 19, 347000, tzinfo=UTC)
+    received = dt.datetime(2022, 8, 7, 20, 2, 19, 369000, tzinfo=UTC)
+    assert [(r["event_timestamp"], r["timestamp_source"]) for r in rows] == [
+        (device_time, "originalTimestamp"),  # receivedAt alone cannot correct the device's clock
+        (device_time, "originalTimestamp"),
+        (received, "receivedAt"),
+    ]
+    assert rows[2]["event_timestamp"].utcoffset() == dt.timedelta(hours=5, minutes=30)
+
+
+def test_an_event_with_no_time_at_all_or_a_bad_derived_time_is_rejected(tmp_path):
+    rudderstack = json.loads(RUDDERSTACK_TRACK)
+    no_time = {k: v for k, v in rudderstack.items() if k not in ("originalTimestamp", "receivedAt")}
+    bad_device_clock = {**rudderstack, "originalTimestamp": "yesterday"}
+    device_reset_to_1970 = {
+        k: v for k, v in {**rudderstack, "originalTimestamp": "1970-01-01T00:00:00Z"}.items() if k != "sentAt"
+    }
+    # corrected: 20:02:19.369 - (20:02:19.352 - 1970) lands in 2022 again: the skew is corrected
+    skewed_device = {
+        **rudderstack,
+        "originalTimestamp": "1970-01-01T00:00:00Z",
+        "sentAt": "1970-01-01T00:00:05Z",
+    }
+    out_of_range = {
+        **rudderstack,
+        "sentAt": "0001-01-01T00:00:00Z",
+        "originalTimestamp": "9999-12-31T00:00:00Z",
+    }
+    # a queue of 30 years (10957 days) on the device: the corrected time is before 1995
+    queued_too_long = {
+        **rudderstack,
+        "originalTimestamp": "1990-01-01T00:00:00Z",
+        "sentAt": "2020-01-01T00:00:00Z",
+    }
+
+    results = parsed_on(
+        tmp_path,
+        dt.date(2022, 8, 7),
+        no_time,
+        bad_device_clock,
+        device_reset_to_1970,
+        skewed_device,
+        out_of_range,
+        queued_too_long,
+    )
+
+    assert [r.reason if isinstance(r, Rejected) else None for r in results] == [
+        "timestamp: missing, and neither originalTimestamp nor receivedAt is set to take it from",
+        "originalTimestamp: 'yesterday' is not an ISO-8601 timestamp",
+        "originalTimestamp: 1970-01-01T00:00:00+00:00 is before 1995-01-01",
+        None,
+        "timestamp (receivedAt - (sentAt - originalTimestamp)): outside the years 1 to 9999",
+        "timestamp (receivedAt - (sentAt - originalTimestamp)): 1992-08-08T01:32:19.369000+05:30"
+        " (1992-08-07 in UTC) is before 1995-01-01",
+    ]
+    skewed = values(results[3])
+    assert skewed["event_timestamp"] == dt.datetime(2022, 8, 7, 20, 2, 14, 369000, tzinfo=UTC)
+    assert skewed["timestamp_source"] == "skew_corrected"

@@ -181,8 +181,10 @@ EVENTS = _cols(
     properties jsonb
     traits jsonb
     extra_fields jsonb
+    timestamp_source text
     """
 )
+# timestamp_source: which field event_timestamp comes from (formats/events.py, docs/events.md)
 
 MARKETING_SPEND = _cols(
     """

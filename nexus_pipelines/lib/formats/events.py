@@ -7,16 +7,32 @@ slower runs only for lines that already look wrong.
 Mapping: ``messageId, type, event, name, userId, anonymousId, timestamp, receivedAt, sentAt,
 context, properties, traits`` fill their columns (``event`` → event_name and ``name`` →
 page_name whatever the type, so a screen's name is kept too); any other key goes into
-``extra_fields``. Every ``type`` is kept (screen, alias, group...). Duplicate ``messageId``s
-are all returned: re-sends are removed later, where all files of a day are seen together.
+``extra_fields`` (``originalTimestamp`` included, also when it is used below). Every ``type``
+is kept (screen, alias, group...). Duplicate ``messageId``s are all returned: re-sends are
+removed later, where all files of a day are seen together. Event names are kept as sent; dbt
+staging matches them to the Segment spec names (docs/events.md).
 
-A line is rejected when it is not a JSON object, lacks ``messageId``/``type``/``timestamp``,
-has neither ``userId`` nor ``anonymousId``, has a timestamp that is not ISO-8601 or that no
-file of its date can hold (``timestamp`` or ``receivedAt`` before 1995 or more than two days
-after the file's date; older ones are normal, e.g. re-sends; ``sentAt`` is the device's clock,
-which may be reset to 1970, so it is only parsed), has
-``context``/``properties``/``traits`` that are not objects, or holds text PostgreSQL cannot
-store. Timestamps without an offset are taken as UTC.
+When is the event (event_timestamp)? Segment's collector and RudderStack's add ``timestamp``;
+an SDK's own payload (and an export of it) may carry only the device's ``originalTimestamp``
+and ``sentAt`` and the collector's ``receivedAt``. The first rule below that the line's fields
+allow is used, and ``timestamp_source`` says which:
+
+* ``timestamp``          the line's ``timestamp``;
+* ``skew_corrected``     ``receivedAt - (sentAt - originalTimestamp)``: the device's time of the
+                         event corrected for its clock's error (Segment's rule, all three needed);
+* ``originalTimestamp``  the device's clock as it was (no ``sentAt`` or no ``receivedAt``);
+* ``receivedAt``         when the collector received it (no ``originalTimestamp`` either).
+
+A value present but not ISO-8601 rejects the line (it is not replaced by the next one).
+
+A line is rejected when it is not a JSON object, lacks ``messageId``/``type``, has none of
+``timestamp``/``originalTimestamp``/``receivedAt``, has neither ``userId`` nor
+``anonymousId``, has a timestamp that is not ISO-8601 or that no file of its date can hold
+(the event's time or ``receivedAt`` before 1995 or more than two days after the file's date;
+older ones are normal, e.g. re-sends; ``sentAt`` and ``originalTimestamp`` are the device's
+clock, which may be reset to 1970, so they are only parsed, and only the event time derived
+from them is checked), has ``context``/``properties``/``traits`` that are not objects, or holds
+text PostgreSQL cannot store. Timestamps without an offset are taken as UTC.
 
 JSON is UTF-8: a line with an invalid UTF-8 byte is rejected with the byte's offset in the file
 (in the decompressed data of a ``.gz`` file); there is no fallback to another encoding.
@@ -135,8 +151,6 @@ def _event_values(event: Any, window: _Window) -> tuple[Any, ...]:
         _reject_required_text(message_id, "messageId")
     if type(event_type) is not str or not event_type:
         _reject_required_text(event_type, "type")
-    if timestamp is None:
-        raise _BadEvent("timestamp: missing")
     if event_name is not None and type(event_name) is not str:
         event_name = _number_as_text(event_name, "event")
     if page_name is not None and type(page_name) is not str:
@@ -150,6 +164,13 @@ def _event_values(event: Any, window: _Window) -> tuple[Any, ...]:
     for value, key in ((context, "context"), (properties, "properties"), (traits, "traits")):
         if value is not None and type(value) is not dict:
             raise _BadEvent(f"{key}: expected an object, got {type(value).__name__}")
+    sent_timestamp = None if timestamp is None else _timestamp(timestamp, "timestamp", window)
+    received = None if received_at is None else _timestamp(received_at, "receivedAt", window)
+    sent = None if sent_at is None else _timestamp(sent_at, "sentAt", None)
+    if sent_timestamp is not None:
+        event_timestamp, source = sent_timestamp, "timestamp"
+    else:  # originalTimestamp stays in the dict (extra_fields), as sent
+        event_timestamp, source = _derived_timestamp(event.get("originalTimestamp"), sent, received, window)
     return (
         message_id,
         event_type,
@@ -157,14 +178,37 @@ def _event_values(event: Any, window: _Window) -> tuple[Any, ...]:
         page_name or None,
         user_id or None,
         anonymous_id or None,
-        _timestamp(timestamp, "timestamp", window),
-        None if received_at is None else _timestamp(received_at, "receivedAt", window),
-        None if sent_at is None else _timestamp(sent_at, "sentAt", None),
+        event_timestamp,
+        received,
+        sent,
         context,
         properties,
         traits,
         event or None,
+        source,
     )
+
+
+# how a skew-corrected event time is named in a rejection
+_CORRECTED = "timestamp (receivedAt - (sentAt - originalTimestamp))"
+
+
+def _derived_timestamp(
+    original: Any, sent: dt.datetime | None, received: dt.datetime | None, window: _Window
+) -> tuple[dt.datetime, str]:
+    """The event time of a line without ``timestamp`` and its ``timestamp_source`` (module docstring)."""
+    if original is not None:
+        device_time = _timestamp(original, "originalTimestamp", None)
+        if sent is None or received is None:
+            return _within(device_time, "originalTimestamp", window), "originalTimestamp"
+        try:
+            corrected = received - (sent - device_time)
+        except OverflowError:  # a device clock near year 1 or 9999
+            raise _BadEvent(f"{_CORRECTED}: outside the years 1 to 9999") from None
+        return _within(corrected, _CORRECTED, window), "skew_corrected"
+    if received is not None:
+        return received, "receivedAt"  # already checked against the window
+    raise _BadEvent("timestamp: missing, and neither originalTimestamp nor receivedAt is set to take it from")
 
 
 def _reject_required_text(value: Any, key: str) -> NoReturn:
@@ -194,8 +238,15 @@ def _timestamp(value: Any, key: str, window: _Window | None) -> dt.datetime:
         parsed = parsed.replace(tzinfo=UTC)
     if window is None or window.start <= parsed < window.end:
         return parsed
+    return _within(parsed, key, window)
+
+
+def _within(value: dt.datetime, key: str, window: _Window) -> dt.datetime:
+    """``value`` when the file can hold it, else _BadEvent naming ``key`` and why."""
+    if window.start <= value < window.end:
+        return value
     try:
-        return check_plausible_date(parsed, window.partition_date)  # outside the window: raises
+        return check_plausible_date(value, window.partition_date)  # outside the window: raises
     except ValueError as exc:
         raise _BadEvent(f"{key}: {exc}") from None
 

@@ -36,6 +36,15 @@ EXTRA_INDEXES = {
     },
 }
 
+# Columns added to a table that may already hold rows loaded without them, with the value every
+# such row had (source -> column -> value). events.timestamp_source: before the column existed,
+# an event without `timestamp` was rejected, so every loaded event took its time from `timestamp`.
+# The column is added with that value as its default, which PostgreSQL records once instead of
+# rewriting the table, and the default is dropped right away (every load writes the value).
+BACKFILLED_COLUMNS = {
+    "events": {"timestamp_source": "timestamp"},
+}
+
 MANIFEST_DDL = """
 create table if not exists ops.load_manifest (
     load_id bigserial primary key,
@@ -73,12 +82,33 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceSpec) -> None:
             sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns),
         )
     )
-    for name, pg_type in columns:
-        conn.execute(
-            sql.SQL("alter table {} add column if not exists {} {}").format(
-                table, sql.Identifier(name), sql.SQL(pg_type.replace(" not null", ""))
-            )
+    backfilled = BACKFILLED_COLUMNS.get(spec.name, {})
+    existing = {
+        row[0]
+        for row in conn.execute(
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+            (RAW_SCHEMA, spec.name),
         )
+    }
+    for name, pg_type in columns:
+        if name in existing:
+            continue
+        column_type = sql.SQL(pg_type.replace(" not null", ""))
+        if name in backfilled:
+            conn.execute(
+                sql.SQL("alter table {} add column if not exists {} {} default {}").format(
+                    table, sql.Identifier(name), column_type, sql.Literal(backfilled[name])
+                )
+            )
+            conn.execute(
+                sql.SQL("alter table {} alter column {} drop default").format(table, sql.Identifier(name))
+            )
+        else:
+            conn.execute(
+                sql.SQL("alter table {} add column if not exists {} {}").format(
+                    table, sql.Identifier(name), column_type
+                )
+            )
     for column in ("_source_file", "_partition_date"):
         conn.execute(
             sql.SQL("create index if not exists {} on {} ({})").format(

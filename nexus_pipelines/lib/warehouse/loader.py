@@ -365,10 +365,15 @@ def _touch_messages(conn: psycopg.Connection, predicate: sql.Composable, params:
 
 # Re-sent events are loaded once: every copy of a messageId stays in raw (staging keeps the first
 # received), but a copy whose content differs from the first copy's is set aside in
-# quarantine.events with the file, line and reason, its typed row kept in row_data. Which copy is
-# first depends only on the files (received_at, then partition date, file and line), never on
-# the order in which they were loaded: each load first puts back the set-aside copies of the
-# messages it touches, then decides again.
+# quarantine.events with the file, line and reason, its typed row kept in row_data. The event
+# time is part of the content even when it was derived from receivedAt (timestamp_source
+# skew_corrected or receivedAt, see formats/events.py): two deliveries of such a message differ
+# in it, and a copy left in raw with another time (perhaps another date) would break the rule
+# below and staging's choice within (event_date, event_type, event_name, message_id). Such a
+# copy is set aside like any other, with a reason saying that only its derived time differs.
+# Which copy is first depends only on the files (received_at, then partition date, file and
+# line), never on the order in which they were loaded: each load first puts back the set-aside
+# copies of the messages it touches, then decides again.
 #
 # What staging shows can change only for the touched messages, and only through rows that were
 # deleted or inserted by the load (captured by the loader) or moved between raw and quarantine
@@ -393,7 +398,11 @@ with restored as (
     returning q.row_data
 ),
 back as (
-    insert into raw.events select (jsonb_populate_record(null::raw.events, row_data)).* from restored
+    -- a copy set aside before raw.events had timestamp_source took its time from `timestamp`
+    -- (ddl.BACKFILLED_COLUMNS); a key of row_data wins over this default
+    insert into raw.events
+    select (jsonb_populate_record(null::raw.events, '{"timestamp_source": "timestamp"}'::jsonb || row_data)).*
+    from restored
     returning event_timestamp, user_id, anonymous_id
 ),
 """
@@ -416,7 +425,14 @@ copies as (
     from raw.events as e join repeated using (message_id)
 ),
 conflicts as (
-    select c.row_ref, k._source_file as first_file, k._row_number as first_line
+    select c.row_ref, k._source_file as first_file, k._row_number as first_line,
+           -- only the time differs, and one of the two was derived from the collector's receivedAt,
+           -- which is not the same for two deliveries of one message
+           (c.event_type, c.event_name, c.page_name, c.user_id, c.anonymous_id, c.context, c.properties, c.traits)
+               is not distinct from
+               (k.event_type, k.event_name, k.page_name, k.user_id, k.anonymous_id, k.context, k.properties, k.traits)
+           and (c.timestamp_source in ('skew_corrected', 'receivedAt')
+                or k.timestamp_source in ('skew_corrected', 'receivedAt')) as derived_time_differs
     from copies as c
     join copies as k on k.message_id = c.message_id and k.copy_number = 1
     where c.copy_number > 1
@@ -430,7 +446,7 @@ moved as (
     delete from raw.events as e using conflicts as c
     where e.ctid = c.row_ref
     returning e._partition_date, e._source_file, e._row_number, e.message_id, e.event_timestamp, e.user_id,
-              e.anonymous_id, to_jsonb(e) as row_data, c.first_file, c.first_line
+              e.anonymous_id, to_jsonb(e) as row_data, c.first_file, c.first_line, c.derived_time_differs
 ),
 """
     + _CAPTURE_MOVED.format(rows="moved")
@@ -438,7 +454,11 @@ moved as (
 insert into quarantine.events (_partition_date, _source_file, _row_number, raw_text, reason, _batch_id, row_data)
 select _partition_date, _source_file, _row_number, row_data::text,
        'messageId ' || message_id || ' was already loaded from ' || first_file || ' line ' || first_line
-           || ' with different content (the first copy wins)',
+           || case when derived_time_differs
+                   then ' with the same content but another event time: a time derived from receivedAt'
+                        || ' differs between deliveries (the first copy wins)'
+                   else ' with different content (the first copy wins)'
+              end,
        %s, row_data
 from moved
 returning _source_file

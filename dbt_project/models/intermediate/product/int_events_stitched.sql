@@ -7,7 +7,8 @@
 --
 -- is_interactive marks what a person did on the site or app: page, screen, track and identify
 -- calls, except the track events listed in var product_non_interactive_events (server-side
--- events such as Order Refunded). Only interactive events make sessions and active users.
+-- events such as Order Refunded). Only interactive events make sessions and active users. The
+-- listed names match in any spelling (macros/event_names.sql: nexus_event_name_in).
 {%- set non_interactive = var('product_non_interactive_events', []) %}
 
 select
@@ -37,9 +38,7 @@ select
     (
         e.event_type in ('page', 'screen', 'track', 'identify')
         {%- if non_interactive %}
-        and coalesce(e.event_name, '') not in (
-            {%- for name in non_interactive %}'{{ name | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
-        )
+        and not coalesce({{ nexus_event_name_in('e.event_name', non_interactive) }}, false)
         {%- endif %}
     ) as is_interactive,
     e.properties

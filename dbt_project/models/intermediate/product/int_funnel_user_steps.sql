@@ -16,6 +16,8 @@
 --            before the entry is outside the window); reached_at is the latest of the k first
 --            occurrences. A step listed twice is satisfied by the same event.
 -- reached_at of step 1 is entered_at; seconds_to_convert counts from entered_at.
+-- A step matches its event in any spelling (macros/event_names.sql): the step events of the
+-- users read here take the step's name as product_funnel_definitions returns it (step_name).
 --
 -- The SQL is generated per funnel and step; loops render several steps on one line and their
 -- indentation follows the loops, so line length and indentation are not checked in this model.
@@ -44,7 +46,12 @@ with tracks as (
     -- interactive track events of the stitched users, numbered in time order per user
     select
         user_key,
-        event_name,
+        case {{ nexus_event_key_sql('event_name') }}
+            {%- for name in ns.names %}
+            when {{ product_sql_string(nexus_event_key(name)) }} then {{ product_sql_string(name) }}
+            {%- endfor %}
+            else event_name
+        end as event_name,
         event_timestamp,
         row_number() over (partition by user_key order by event_timestamp, message_id) as event_seq
     from {{ ref('int_events_stitched') }}
@@ -52,7 +59,7 @@ with tracks as (
         and is_interactive
         {%- if not ns.any_strict %}
         -- no strict funnel: only the step events matter
-        and event_name in ({% for name in ns.names %}{{ product_sql_string(name) }}{{ ", " if not loop.last }}{% endfor %})
+        and {{ nexus_event_name_in('event_name', ns.names) }}
         {%- endif %}
 ),
 {%- for funnel in funnels %}

@@ -12,16 +12,24 @@
 -- Besides the raw fields, the context fields every product model needs are extracted here:
 -- page (context.page, for page calls falling back to the page properties), referrer and its
 -- host, UTM tags (context.campaign) and the device type derived from context.userAgent.
+--
+-- event_name is canonical (macros/event_names.sql, docs/events.md): "order_completed",
+-- "ORDER COMPLETED" or an alias of var event_name_aliases read as the spec's "Order Completed";
+-- event_name_raw is the name as sent. Copies of a message have the same raw name, hence the same
+-- canonical one. The mapping is applied here, when the events are read, so that a changed
+-- mapping applies to every event already loaded.
 with events as (
     select
         e.message_id,
         e.event_type,
-        e.event_name,
+        {{ nexus_canonical_event_name_sql('e.event_name') }} as event_name,
+        e.event_name as event_name_raw,
         e.page_name,
         e.user_id,
         e.anonymous_id,
         e.event_timestamp,
         (e.event_timestamp at time zone 'UTC')::date as event_date,
+        e.timestamp_source,
         e.received_at,
         e.context,
         e.properties,
@@ -77,11 +85,13 @@ select
     message_id,
     event_type,
     event_name,
+    event_name_raw,
     page_name,
     user_id,
     anonymous_id,
     event_timestamp,
     event_date,
+    timestamp_source,
     received_at,
     context,
     properties,

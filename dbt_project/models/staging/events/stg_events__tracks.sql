@@ -10,6 +10,7 @@ with tracks as (
 select
     message_id,
     event_name,
+    event_name_raw,
     user_id,
     anonymous_id,
     event_timestamp,
