@@ -102,9 +102,11 @@ def test_a_child_that_ignores_the_signal_is_killed_after_the_grace_period(tmp_pa
 def test_without_a_signal_the_exit_code_is_the_childs(tmp_path):
     from nexus_pipelines import cli
 
+    # whatever the caller had installed (an earlier test in this worker may have changed it)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     code = cli.run_supervised(
         [sys.executable, "-c", "raise SystemExit(7)"], cwd=tmp_path, env=dict(os.environ)
     )
     assert code == 7
     # the handlers the caller had are back
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert {sig: signal.getsignal(sig) for sig in before} == before
