@@ -553,6 +553,10 @@ from .cli_docs import docs as docs_command  # noqa: E402
 
 main.add_command(docs_command)
 
+from .cli_export import export as export_command  # noqa: E402
+
+main.add_command(export_command)
+
 
 if __name__ == "__main__":
     main()

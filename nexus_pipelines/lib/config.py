@@ -21,6 +21,10 @@ NEXUS_DB_LISTEN              ``HOST:PORT`` (or ``PORT``, on 127.0.0.1) on which 
                              only); every TCP connection needs a BI user's password
 NEXUS_BI_PASSWORD            the password `nexus bi add-user` / `rotate-password` set instead
                              of generating one
+NEXUS_EXPORTS_DIR            where export files go (default ``$NEXUS_HOME/exports``)
+NEXUS_EXPORT_RETENTION_DAYS  days an export folder is kept after it was written (default 90;
+                             0 keeps every export)
+NEXUS_EXPORT_FORMATS         the daily run's export formats (default ``csv,json,xlsx,pdf``)
 NEXUS_ANALYTICS_SCHEMA       schema of the tables the Python analytics assets write
                              (default ``analytics``)
 NEXUS_FRESHNESS_WARN_HOURS   hours after a source's last load (or a key mart's last build) at
@@ -54,6 +58,9 @@ DEFAULT_FRESHNESS_ERROR_HOURS = 60
 FRESHNESS_OVERRIDE_PREFIX = "NEXUS_FRESHNESS_HOURS_"
 
 
+EXPORT_FORMATS = ("csv", "json", "xlsx", "pdf")
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -73,6 +80,9 @@ class Settings:
     db_listen: tuple[str, int] | None = None
     # NEXUS_BI_PASSWORD: the password `nexus bi` sets instead of generating one (never shown)
     bi_password: str | None = field(default=None, repr=False)
+    exports_dir_override: Path | None = None  # NEXUS_EXPORTS_DIR; None: $NEXUS_HOME/exports
+    export_retention_days: int = 90
+    export_formats: tuple[str, ...] = EXPORT_FORMATS
 
     @property
     def partitions_start(self) -> dt.date:
@@ -88,6 +98,10 @@ class Settings:
     @property
     def embedded(self) -> bool:
         return self.database_url is None
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.exports_dir_override or self.home / "exports"
 
     @property
     def pgdata(self) -> Path:
@@ -202,4 +216,31 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         freshness_overrides=_freshness_overrides(env),
         db_listen=parse_listen(listen) if (listen := _env("NEXUS_DB_LISTEN", env)) else None,
         bi_password=env.get("NEXUS_BI_PASSWORD") or None,
+        exports_dir_override=Path(exports).expanduser().resolve()
+        if (exports := _env("NEXUS_EXPORTS_DIR", env))
+        else None,
+        export_retention_days=_whole(
+            "NEXUS_EXPORT_RETENTION_DAYS", _env("NEXUS_EXPORT_RETENTION_DAYS", env) or "90"
+        ),
+        export_formats=parse_formats(
+            _env("NEXUS_EXPORT_FORMATS", env) or ",".join(EXPORT_FORMATS), "NEXUS_EXPORT_FORMATS"
+        ),
     )
+
+
+def _whole(name: str, text: str) -> int:
+    if not text.strip().isdigit():
+        raise ValueError(f"{name} must be a whole number of days, got {text!r}")
+    return int(text)
+
+
+def parse_formats(text: str, label: str = "--format") -> tuple[str, ...]:
+    """``csv,json,xlsx,pdf`` (any subset, any order) as a tuple in the canonical order."""
+    asked = [item.strip().lower() for item in text.split(",") if item.strip()]
+    unknown = [item for item in asked if item not in EXPORT_FORMATS]
+    if unknown or not asked:
+        raise ValueError(
+            f"{label}: unknown format {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from {','.join(EXPORT_FORMATS)}"
+        )
+    return tuple(f for f in EXPORT_FORMATS if f in asked)
