@@ -39,7 +39,20 @@ def _period_option(grain: str):
     return parse
 
 
-@click.command(name="export", help=__doc__)
+HELP = """One store's figures for a period as CSV, JSON, Excel and a PDF report.
+
+\b
+  nexus export --store S --week 2026-W41
+  nexus export --store S --period 2026-10 --format xlsx,pdf --out ~/reports
+
+Without --period/--week/--day it writes the latest complete day, ISO week and month as of the
+store's last day with data, as the daily run does. Files go to
+$NEXUS_HOME/exports/<store>/<grain>/<period>/ (or --out DIR), each complete before it replaces
+an earlier one, with a manifest.json listing every file's sha256 and rows.
+"""
+
+
+@click.command(name="export", help=HELP)
 @click.option("--store", "store_id", required=True, help="Store id (as in stores.yaml).")
 @click.option("--period", "month", callback=_period_option("month"), help="A month, YYYY-MM (2026-10).")
 @click.option("--week", callback=_period_option("week"), help="An ISO week, YYYY-Www (2026-W41).")
