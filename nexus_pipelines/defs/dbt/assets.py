@@ -17,6 +17,10 @@ problem never stops the product marts. dbt tests appear as asset checks and run 
 row-level security are (re)applied (``lib/warehouse/bi.py``), on every path that runs the chain;
 what a warehouse user without the privilege cannot do is logged as one warning, never a failure.
 
+Each model's materialization reports what the build produced (``metadata.py``): its row count and
+column types (dagster-dbt's ``fetch_row_counts`` / ``fetch_column_metadata``), the dates it covers
+and, for a few key marts, a chart; they are fetched once dbt has exited, and never fail a build.
+
 Each invocation's artifacts (compiled SQL, run_results.json, dbt.log) go to a folder of its own
 under ``$NEXUS_HOME/dbt_runs/``; the newest few are kept, older ones are deleted once their
 invocation is over (``project.invocation_folder``).
@@ -32,6 +36,7 @@ from ...lib.warehouse import changes, connection, locks
 from ...lib.warehouse.bi import apply_access
 from ..partitions import window_of_run
 from ..resources import WarehouseResource
+from .metadata import built_models
 from .project import (
     BUILD_ARGS,
     FULL_CHECK_BUILD_ARGS,
@@ -131,7 +136,8 @@ def _build_chain(
             invocation_folder(warehouse.settings.home, name) as target,
         ):
             invocation = dbt.cli(args, context=context, target_path=target)
-            yield from invocation.stream()  # consumed: dbt has exited and its artifacts are read
+            # consumed: dbt has exited and its artifacts are read
+            yield from built_models(invocation, warehouse.url, context.log.warning)
             keep_partial_parse(invocation.target_path)
         prune_legacy_invocations(nexus_dbt_project)
         _apply_bi_access(context, warehouse.url)
