@@ -618,3 +618,37 @@ def test_user_engagement_scores_every_user_with_sessions(run):
     for user_key, n in rows(url, "select user_key, count(*) from marts.fct_sessions group by user_key"):
         by_user[user_key] = n
     assert (scores["sessions"] == scores["user_key"].map(by_user)).all()
+
+
+def test_every_number_in_the_metadata_is_rounded_for_reading(run):
+    """No float noise in the UI: every float metadata value and every number in a Markdown
+    table has at most 4 decimals (214865.96000000002 would fail)."""
+    import re
+
+    from dagster import (
+        AssetKey,
+        DagsterEventType,
+        EventRecordsFilter,
+        FloatMetadataValue,
+        MarkdownMetadataValue,
+    )
+
+    instance = run["instance"]
+    records = instance.get_event_records(
+        EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION)
+    )
+    seen = set()
+    long_decimals = re.compile(r"(?<![\w.:])-?\d+\.\d{5,}(?![\w.])")  # not the seconds of a time
+    for record in records:
+        materialization = record.asset_materialization
+        assert materialization is not None
+        seen.add(materialization.asset_key)
+        for name, value in materialization.metadata.items():
+            if name == "Execution Duration":  # Dagster's own timing
+                continue
+            if isinstance(value, FloatMetadataValue) and value.value is not None:
+                assert round(value.value, 4) == value.value, (materialization.asset_key, name, value.value)
+            if isinstance(value, MarkdownMetadataValue) and "data:image" not in (value.md_str or ""):
+                found = long_decimals.findall(value.md_str or "")
+                assert not found, (materialization.asset_key, name, found[:3])
+    assert AssetKey("customer_ltv") in seen and AssetKey("store_daily_summary") in seen

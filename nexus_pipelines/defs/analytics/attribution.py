@@ -441,7 +441,7 @@ def channel_attribution(
             "conversions": MetadataValue.int(int(revenue[1])),
             "conversions_credited_this_run": MetadataValue.int(int(changed)),
             "rows_written_this_run": MetadataValue.int(int(written)),
-            "attributed_revenue": MetadataValue.float(float(revenue[0])),
+            "attributed_revenue": MetadataValue.float(round(float(revenue[0]), 2)),
             "lookback_days": MetadataValue.int(config.lookback_days),
         },
     )

@@ -7,6 +7,7 @@ from ..resources import WarehouseResource
 from .attribution import ATTRIBUTION_TOUCH_CREDITS
 from .clv import CLV_MODEL_PARAMS
 from .experiments import EXPERIMENT_RESULTS
+from .metadata import preview
 from .queries import load_sql
 
 SRM_P_VALUE_THRESHOLD = 0.001
@@ -26,7 +27,7 @@ def sample_ratio_mismatch(warehouse: WarehouseResource) -> AssetCheckResult:
         metadata={
             "experiments": MetadataValue.int(len(srm)),
             "mismatched": MetadataValue.text(", ".join(failing["experiment_id"]) or "none"),
-            "srm": MetadataValue.md(srm.to_markdown(index=False) if len(srm) else "no experiments"),
+            "srm": preview(srm) if len(srm) else MetadataValue.md("no experiments"),
         },
     )
 
@@ -44,9 +45,7 @@ def attribution_credits_balance(warehouse: WarehouseResource) -> AssetCheckResul
         severity=AssetCheckSeverity.ERROR,
         metadata={
             "unbalanced_conversions": MetadataValue.int(unbalanced),
-            "per_model": MetadataValue.md(
-                per_model.to_markdown(index=False) if len(per_model) else "no credits"
-            ),
+            "per_model": preview(per_model) if len(per_model) else MetadataValue.md("no credits"),
         },
     )
 

@@ -333,7 +333,7 @@ def _calibration_metadata(report: pd.DataFrame, new_fit: bool) -> dict:
     return {
         "calibration": preview(report.drop(columns=["fitted_at", "observation_end", "input_hash"])),
         "holdout_days": MetadataValue.int(int(overall["holdout_days"])),
-        "holdout_mae": MetadataValue.float(float(overall["mae"])),
+        "holdout_mae": MetadataValue.float(round(float(overall["mae"]), 4)),
         "calibration_chart": _calibration_chart(report),
         "new_fit": MetadataValue.bool(new_fit),
         "fitted_at": MetadataValue.text(pd.Timestamp(overall["fitted_at"]).isoformat()),
@@ -502,9 +502,9 @@ def customer_ltv(
     return MaterializeResult(
         metadata={
             **table_metadata(table.sort_values("clv_12m", ascending=False), rows, "first_order_date"),
-            "total_clv_12m": MetadataValue.float(float(table["clv_12m"].sum())),
+            "total_clv_12m": MetadataValue.float(round(float(table["clv_12m"].sum()), 2)),
             "mean_p_alive": MetadataValue.float(
-                float(table["p_alive"].mean()) if table["p_alive"].notna().any() else 0.0
+                round(float(table["p_alive"].mean()), 4) if table["p_alive"].notna().any() else 0.0
             ),
             "fitted_at": MetadataValue.text(str(fitted_at) if fitted_at is not None else "no fit yet"),
             "clv_by_segment": chart(png, "12-month CLV by churn-risk segment"),

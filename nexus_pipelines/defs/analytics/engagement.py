@@ -66,7 +66,9 @@ def user_engagement(
     return MaterializeResult(
         metadata={
             **table_metadata(scored, rows, "last_session_date"),
-            "mean_score": MetadataValue.float(float(scored["engagement_score"].mean()) if rows else 0.0),
+            "mean_score": MetadataValue.float(
+                round(float(scored["engagement_score"].mean()), 2) if rows else 0.0
+            ),
             "users_per_tier": chart(png, "users per engagement tier"),
         }
     )

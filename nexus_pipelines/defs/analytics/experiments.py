@@ -233,7 +233,7 @@ def experiment_results(
             "preview": preview(shown),
             "experiments": MetadataValue.int(int(arms["experiment_id"].nunique()) if len(arms) else 0),
             "srm_p_values": MetadataValue.md(
-                srm.round(6).to_frame().to_markdown() if len(srm) else "no experiments"
+                srm.round(4).to_frame().to_markdown() if len(srm) else "no experiments"
             ),
             "lift_chart": _lift_chart(table, config.alpha) if rows else MetadataValue.md("no experiments"),
         }

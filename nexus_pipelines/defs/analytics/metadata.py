@@ -1,5 +1,8 @@
 """Metadata every analytics asset reports: row count, date range, a small preview and a chart."""
 
+from decimal import Decimal
+
+import numpy as np
 import pandas as pd
 from dagster import MetadataValue
 
@@ -21,9 +24,20 @@ def preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> MetadataValue:
     if frame.empty:
         return MetadataValue.md("no rows")
     head = frame.head(rows).copy()
-    for column in head.select_dtypes("float").columns:
-        head[column] = head[column].round(4)
-    return MetadataValue.md(head.to_markdown(index=False))
+    for column in head.columns:
+        if pd.api.types.is_float_dtype(head[column]):
+            head[column] = head[column].round(4)
+        elif not pd.api.types.is_integer_dtype(head[column]) and not pd.api.types.is_bool_dtype(head[column]):
+            # numbers kept as objects or extension types (Decimal, numpy floats, nullable floats)
+            head[column] = head[column].map(_rounded)
+    # tabulate shows 6 significant digits by default (214866 for 214865.96): enough digits for the rounded values
+    return MetadataValue.md(head.to_markdown(index=False, floatfmt=".12g"))
+
+
+def _rounded(value):
+    if isinstance(value, (float, Decimal, np.floating)) and not isinstance(value, bool):
+        return round(float(value), 4)
+    return value
 
 
 def chart(png: bytes, alt: str) -> MetadataValue:

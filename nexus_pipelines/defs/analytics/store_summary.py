@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, mul
 from ...lib.analytics.store_summary import SUMMARY_SQL, daily_store_summary
 from ...lib.warehouse.frames import read_frame, replace_table
 from ..resources import WarehouseResource
+from .metadata import preview
 from .tables import Table, analytics_schema, model, render
 
 STORE_DAILY_SUMMARY = Table(
@@ -42,6 +43,6 @@ def store_daily_summary(context: AssetExecutionContext, warehouse: WarehouseReso
         metadata={
             "row_count": rows,
             "date_range": f"{summary['day'].min()} .. {summary['day'].max()}" if rows else "empty",
-            "latest": MetadataValue.md(latest.to_markdown(index=False) if rows else "no data"),
+            "latest": preview(latest) if rows else MetadataValue.md("no data"),
         }
     )
