@@ -559,6 +559,10 @@ from .cli_export import export as export_command  # noqa: E402
 
 main.add_command(export_command)
 
+from .cli_api import api  # noqa: E402
+
+main.add_command(api)
+
 
 if __name__ == "__main__":
     main()

@@ -77,6 +77,7 @@ def test_help_lists_every_command():
     assert "generate demo data, run the pipeline, manage the embedded" in result.stdout
     commands = result.stdout.split("Commands:\n")[1].splitlines()
     assert [line.split()[0] for line in commands] == [
+        "api",
         "bi",
         "db",
         "demo",

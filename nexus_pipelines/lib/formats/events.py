@@ -65,7 +65,7 @@ def parse_events(ctx: ParseContext) -> Iterator[ParseResult]:
     """
     line_number = 0
     offset = 0  # of the line in the (decompressed) file
-    window = _Window(ctx.partition_date, *plausible_instants(ctx.partition_date))
+    window = EventWindow(ctx.partition_date, *plausible_instants(ctx.partition_date))
     try:
         with _open(ctx) as lines:
             for line_number, raw in enumerate(lines, start=1):
@@ -74,7 +74,7 @@ def parse_events(ctx: ParseContext) -> Iterator[ParseResult]:
                 if line_number == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM) :]
                     skipped = len(_BOM)
-                result = _line_result(line_number, raw, window, offset, skipped)
+                result = check_line(line_number, raw, window, offset, skipped)
                 if result is not None:
                     yield result
                 offset += size
@@ -85,7 +85,7 @@ def parse_events(ctx: ParseContext) -> Iterator[ParseResult]:
 _BOM = b"\xef\xbb\xbf"
 
 
-class _Window(NamedTuple):
+class EventWindow(NamedTuple):
     """The timestamps a file can hold (``check_plausible_date``), computed once per file."""
 
     partition_date: dt.date
@@ -93,8 +93,8 @@ class _Window(NamedTuple):
     end: dt.datetime  # the first instant after them
 
 
-def _line_result(
-    line_number: int, raw: bytes, window: _Window, offset: int, skipped: int
+def check_line(
+    line_number: int, raw: bytes, window: EventWindow, offset: int, skipped: int
 ) -> ParseResult | None:
     """The row of one line, its rejection, or None for a blank line.
 
@@ -124,7 +124,7 @@ def _open(ctx: ParseContext) -> IO[bytes]:
     return open(ctx.path, "rb")
 
 
-def _event_values(event: Any, window: _Window) -> tuple[Any, ...]:
+def _event_values(event: Any, window: EventWindow) -> tuple[Any, ...]:
     """The EVENTS column values of one decoded line; raises _BadEvent with the reason.
 
     The mapped keys are popped, so what is left of the dict is ``extra_fields`` without a
@@ -194,7 +194,7 @@ _CORRECTED = "timestamp (receivedAt - (sentAt - originalTimestamp))"
 
 
 def _derived_timestamp(
-    original: Any, sent: dt.datetime | None, received: dt.datetime | None, window: _Window
+    original: Any, sent: dt.datetime | None, received: dt.datetime | None, window: EventWindow
 ) -> tuple[dt.datetime, str]:
     """The event time of a line without ``timestamp`` and its ``timestamp_source`` (module docstring)."""
     if original is not None:
@@ -224,7 +224,7 @@ def _number_as_text(value: Any, key: str) -> str:
     raise _BadEvent(f"{key}: expected a string, got {type(value).__name__}")
 
 
-def _timestamp(value: Any, key: str, window: _Window | None) -> dt.datetime:
+def _timestamp(value: Any, key: str, window: EventWindow | None) -> dt.datetime:
     """``datetime.fromisoformat`` (``Z`` included); a value without offset is taken as UTC.
 
     A timestamp the file cannot hold rejects the line; the window is tested inline and
@@ -241,7 +241,7 @@ def _timestamp(value: Any, key: str, window: _Window | None) -> dt.datetime:
     return _within(parsed, key, window)
 
 
-def _within(value: dt.datetime, key: str, window: _Window) -> dt.datetime:
+def _within(value: dt.datetime, key: str, window: EventWindow) -> dt.datetime:
     """``value`` when the file can hold it, else _BadEvent naming ``key`` and why."""
     if window.start <= value < window.end:
         return value
