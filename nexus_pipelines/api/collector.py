@@ -46,6 +46,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..lib.collector import EVENT_TYPES, MAX_BATCH_BYTES, MAX_EVENT_BYTES, Collected, Collector, utc_now
 from ..lib.warehouse.api_keys import ApiKey, Kind
+from .auth import ApiError
 
 _DESCRIPTION = (
     "Segment HTTP tracking API. Auth: HTTP basic with the write key as user and an empty password,"
@@ -96,8 +97,8 @@ class KeyVerifier(Protocol):
     def verify(self, token: str, kind: Kind) -> ApiKey | None: ...
 
 
-class _Refused(Exception):
-    """A request answered with an error body."""
+class _Refused(ApiError):
+    """A request answered with an error body, and (for a batch) the list of rejected events."""
 
     def __init__(
         self,
@@ -109,9 +110,7 @@ class _Refused(Exception):
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
-        self.headers = headers
+        super().__init__(status, code, message, field=field, headers=headers)
         self.extra = extra or {}
 
     def response(self) -> JSONResponse:
