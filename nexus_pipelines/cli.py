@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from .lib.config import PROJECT_ROOT, Settings, load_settings
+from .lib.config import LAUNCH_DIR, PROJECT_ROOT, Settings, load_settings
 
 
 def _settings() -> Settings:
@@ -35,7 +35,9 @@ def _date(_ctx, _param, value):
 @click.group(help=__doc__)
 @click.version_option(package_name="nexus-pipelines", prog_name="nexus", message="%(prog)s %(version)s")
 def main() -> None:
-    pass
+    # children (Dagster's step processes, `dagster dev`) find the same home whatever directory
+    # they start in
+    os.environ.setdefault("NEXUS_HOME", str(LAUNCH_DIR / ".nexus"))
 
 
 # ---------------------------------------------------------------- generate

@@ -176,9 +176,20 @@ def parse_listen(text: str, label: str = "NEXUS_DB_LISTEN") -> tuple[str, int]:
     return host, int(port_text)
 
 
+# The working directory the process started in. dbt changes the working directory of the process
+# it runs in to the project's (dbt.task.base.move_to_nearest_project_dir), so a relative path such
+# as the default ``.nexus`` is resolved against where the command was started, not against
+# wherever dbt left the process.
+LAUNCH_DIR = Path.cwd()
+
+
+def _absolute(text: str) -> Path:
+    return (LAUNCH_DIR / Path(text).expanduser()).resolve()
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
-    home = Path(_env("NEXUS_HOME", env) or ".nexus").expanduser().resolve()
+    home = _absolute(_env("NEXUS_HOME", env) or ".nexus")
     landing = _env("NEXUS_LANDING_DIR", env)
     start_text = _env("NEXUS_PARTITIONS_START", env)
     try:
@@ -207,10 +218,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         home=home,
         database_url=_env("NEXUS_DATABASE_URL", env),
         dagster_database_url=_env("NEXUS_DAGSTER_DATABASE_URL", env),
-        landing_dir=Path(landing).expanduser().resolve() if landing else home / "landing",
+        landing_dir=_absolute(landing) if landing else home / "landing",
         partitions_start_override=partitions_start,
         lookback_days=int(lookback_text),
-        dbt_project_dir=Path(dbt_dir).resolve() if dbt_dir else PROJECT_ROOT / "dbt_project",
+        dbt_project_dir=_absolute(dbt_dir) if dbt_dir else PROJECT_ROOT / "dbt_project",
         db_name=_env("NEXUS_DB_NAME", env) or "nexus",
         analytics_schema=_env("NEXUS_ANALYTICS_SCHEMA", env) or "analytics",
         freshness_warn_hours=warn_hours,
@@ -218,9 +229,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         freshness_overrides=_freshness_overrides(env),
         db_listen=parse_listen(listen) if (listen := _env("NEXUS_DB_LISTEN", env)) else None,
         bi_password=env.get("NEXUS_BI_PASSWORD") or None,
-        exports_dir_override=Path(exports).expanduser().resolve()
-        if (exports := _env("NEXUS_EXPORTS_DIR", env))
-        else None,
+        exports_dir_override=_absolute(exports) if (exports := _env("NEXUS_EXPORTS_DIR", env)) else None,
         export_retention_days=_whole(
             "NEXUS_EXPORT_RETENTION_DAYS", _env("NEXUS_EXPORT_RETENTION_DAYS", env) or "90"
         ),
