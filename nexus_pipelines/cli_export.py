@@ -19,6 +19,8 @@ from .lib.config import EXPORT_FORMATS, load_settings, parse_formats
 
 
 def _formats(_ctx, _param, value):
+    if value is None:
+        return load_settings().export_formats
     try:
         return parse_formats(value)
     except ValueError as exc:
@@ -60,10 +62,9 @@ an earlier one, with a manifest.json listing every file's sha256 and rows.
 @click.option(
     "--format",
     "formats",
-    default=",".join(EXPORT_FORMATS),
-    show_default=True,
+    default=None,
     callback=_formats,
-    help="Comma-separated formats.",
+    help=f"Comma-separated formats (default: NEXUS_EXPORT_FORMATS, else {','.join(EXPORT_FORMATS)}).",
 )
 @click.option(
     "--out",
