@@ -124,3 +124,9 @@ def export(store_id, month, week, day, formats, out):
             tqdm.write(
                 f"{store_id} {period.grain} {period.label}: {len(result.files)} file(s) in {result.folder}"
             )
+    if out is None:  # exports older than NEXUS_EXPORT_RETENTION_DAYS go
+        import datetime as dt
+
+        now = dt.datetime.now(dt.UTC)
+        for path in exporter.prune(settings.exports_dir, settings.export_retention_days, now):
+            click.echo(f"removed an export older than {settings.export_retention_days} days: {path}")

@@ -403,3 +403,16 @@ def test_a_killed_export_leaves_the_previous_files_intact(exported, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert [p.name for p in folder.parent.iterdir()] == ["2026-W41"]
+
+
+def test_an_export_removes_folders_older_than_the_retention(exported):
+    old = exported["home"] / "exports" / "101" / "day" / "2025-01-01"
+    old.mkdir(parents=True)
+    written = dt.datetime.now(dt.UTC) - dt.timedelta(days=91)
+    (old / "manifest.json").write_text(json.dumps({"generated_at": written.isoformat(), "files": []}))
+    result = CliRunner().invoke(
+        main, ["export", "--store", "101", "--day", "2026-10-05", "--format", "csv"], env=exported["env"]
+    )
+    assert result.exit_code == 0, result.output
+    assert not old.exists() and "older than 90 days" in result.output
+    assert (exported["home"] / "exports" / "101" / "day" / "2026-10-05" / "manifest.json").exists()
