@@ -131,7 +131,9 @@ class _Warehouse:
         if self.conn is None and not self.broken:
             try:
                 self.conn = psycopg.connect(self.url, autocommit=True)
-                self.conn.execute(f"set statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
+                self.conn.execute(
+                    "select set_config('statement_timeout', %s, false)", (str(int(STATEMENT_TIMEOUT_MS)),)
+                )
             except Exception as error:
                 self.broken = True
                 self.warn(

@@ -163,15 +163,16 @@ def _sales_by_sku(conn, store, period: Period) -> ExportTable:
     )
     rows = []
     if _exists(conn, "marts.fct_daily_sales"):
-        names = "p.product_name" if _exists(conn, "marts.dim_product") else "null::text"
-        join = (
+        has_names = _exists(conn, "marts.dim_product")
+        names = sql.SQL("p.product_name" if has_names else "null::text")
+        join = sql.SQL(
             "left join marts.dim_product as p on p.store_id = s.store_id and p.sku = s.sku"
-            if _exists(conn, "marts.dim_product")
+            if has_names
             else ""
         )
         rows = _rows(
             conn,
-            f"""
+            sql.SQL("""
             with s as (
                 select store_id, sku, max(asin) as asin, sum(ordered_product_sales) as sales,
                        sum(units_ordered)::bigint as units, sum(orders)::bigint as orders
@@ -183,7 +184,7 @@ def _sales_by_sku(conn, store, period: Period) -> ExportTable:
                    round(s.sales / nullif(sum(s.sales) over (), 0), 4)
             from s {join}
             order by s.sales desc, s.sku
-            """,
+            """).format(names=names, join=join),
             {"store": store, "start": period.start, "end": period.end},
         )
     return ExportTable("sales_by_sku", "Sales by SKU", columns, rows)
