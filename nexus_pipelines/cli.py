@@ -253,8 +253,13 @@ def _run(start, end, force, verbose: bool = False) -> bool:
     click.echo("")
     click.echo(f"warehouse: {_describe_database(settings)}")
     click.echo("tables and row counts: `nexus status --tables`; freshness and runs: `nexus status`")
-    if settings.exports_dir.is_dir():
-        click.echo(f"exports (CSV, JSON, Excel, PDF report per store): {settings.exports_dir}")
+    if outcome.export_run_id is not None:
+        click.echo(
+            f"exports (CSV, JSON, Excel, PDF report per store): {settings.exports_dir} "
+            f"(run {outcome.export_run_id})"
+        )
+    elif outcome.export_note:
+        click.echo(f"exports: {outcome.export_note}")
     click.echo("open the UI: `make dev` (or `nexus dev`), then http://localhost:3000")
     if outcome.skipped_steps:
         click.echo(f"skipped (nothing upstream changed): {', '.join(outcome.skipped_steps)}")

@@ -17,6 +17,9 @@ import pytest
 # The partitions start is fixed when the definitions are first imported in a process; a fixed
 # start keeps each test independent of which landing folder a test before it used.
 os.environ.setdefault("NEXUS_PARTITIONS_START", "2026-01-01")
+# Every run of the job writes the daily exports; the suite's many runs write the cheap formats
+# (real files all the same) and the tests of the exports ask for the Excel workbook and the PDF.
+os.environ.setdefault("NEXUS_EXPORT_FORMATS", "csv,json")
 
 from nexus_pipelines.lib.config import load_settings
 from nexus_pipelines.lib.warehouse import embedded

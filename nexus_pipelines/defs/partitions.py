@@ -6,6 +6,7 @@ module only turns Dagster's view of a step's partitions into that module's ``Win
 
 import datetime as dt
 import warnings
+from collections.abc import Mapping
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -57,7 +58,11 @@ def window_of_run(context: AssetExecutionContext | AssetCheckExecutionContext) -
 
     Unpartitioned steps (the dbt chains) and the quality checks use it to rebuild the run's dates besides the changes.
     """
-    tags = context.run.tags
+    return window_of_tags(context.run.tags)
+
+
+def window_of_tags(tags: Mapping[str, str]) -> Window | None:
+    """The partition window that a run's tags ask for (None: no daily partition tags)."""
     first, last = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
     if first is None and PARTITION_TAG in tags:
         first = last = tags[PARTITION_TAG]

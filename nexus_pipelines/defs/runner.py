@@ -10,6 +10,8 @@ foreground:
 
 * before the run, runs of this instance left STARTED by a process that no longer exists (killed,
   power loss) are marked failed;
+* after a successful run, the export job over the same partitions (``exports/jobs.py``; the
+  daemon's runs get theirs from a run-status sensor);
 * during the run, ``on_line`` receives a compact view of the run's events (``progress.py``);
 * after a failed run, the failure is recorded in ``ops.run_failures`` with the underlying error of
   every failed step (the run-failure sensor does this for runs launched by the daemon).
@@ -61,6 +63,8 @@ class RunOutcome:
         default_factory=list
     )  # steps with nothing to do (nothing upstream changed)
     passed_checks: list[str] = field(default_factory=list)  # "asset:check" that passed
+    export_run_id: str | None = None  # the export_files run that followed a successful refresh
+    export_note: str = ""  # why no export run followed (nothing changed, the refresh failed)
 
 
 def resolve_window(
@@ -160,8 +164,9 @@ def run_window(
     on_line: Callable[[str], None] | None = None,
     on_tick: Callable[[str], None] | None = None,
 ) -> RunOutcome:
-    """Run ``refresh_all`` over the window in this process; ``on_line`` gets the compact view,
-    ``on_tick`` its one-line progress every half second (with ``on_line`` only)."""
+    """Run ``refresh_all`` over the window in this process and, once it succeeded, the export job
+    over the same partitions; ``on_line`` gets the compact view of both, ``on_tick`` their one-line
+    progress every half second (with ``on_line`` only)."""
     from ..definitions import defs
 
     settings = settings or load_settings()
@@ -172,42 +177,72 @@ def run_window(
     instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
     url = warehouse_url(settings)
     swept = sweep_dead_runs(instance, url)
-    job = defs.resolve_job_def(JOB_NAME)
-    tags = {**range_tags(window), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-    run_id = str(uuid.uuid4())
+    from .exports.jobs import AFTER_RUN_TAG, EXPORT_JOB_NAME, INLINE_TAG, export_window
+
+    process_tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    tags = {**range_tags(window), **process_tags, INLINE_TAG: "in process"}
     config = run_config(force=force, quiet=on_line is not None)
-    if on_line is None:
-        result = job.execute_in_process(
-            run_config=config, instance=instance, tags=tags, run_id=run_id, raise_on_error=raise_on_error
-        )
-    else:
-        with EventFollower(instance, run_id, on_line, on_tick=on_tick):
-            result = job.execute_in_process(
-                run_config=config, instance=instance, tags=tags, run_id=run_id, raise_on_error=raise_on_error
+
+    def execute(job_name: str, run_tags: dict[str, str], run_config: dict):
+        job, run_id = defs.resolve_job_def(job_name), str(uuid.uuid4())
+        if on_line is None:
+            return job.execute_in_process(
+                run_config=run_config,
+                instance=instance,
+                tags=run_tags,
+                run_id=run_id,
+                raise_on_error=raise_on_error,
             )
+        with EventFollower(instance, run_id, on_line, on_tick=on_tick):
+            return job.execute_in_process(
+                run_config=run_config,
+                instance=instance,
+                tags=run_tags,
+                run_id=run_id,
+                raise_on_error=raise_on_error,
+            )
+
+    result = execute(JOB_NAME, tags, config)
+    results = [(JOB_NAME, result)]
+    export_run_id, export_note = None, ""
+    if result.success:  # the export files follow a successful refresh (``exports/jobs.py``)
+        to_export = export_window(instance, result.run_id, tags)
+        if isinstance(to_export, str):
+            export_note = to_export
+        else:
+            export_tags = {**range_tags(to_export), **process_tags, AFTER_RUN_TAG: result.run_id}
+            export_config = {k: v for k, v in config.items() if k == "loggers"}
+            exported = execute(EXPORT_JOB_NAME, export_tags, export_config)
+            results.append((EXPORT_JOB_NAME, exported))
+            export_run_id = exported.run_id
+    else:
+        export_note = "no export after a failed run (`nexus export` writes any period)"
     build_data_docs(settings.home)  # the daemon's runs get theirs from the run-status sensors
     errors, failed_checks, skipped, passed_checks = {}, [], [], []
-    for event in result.all_events:
-        if event.event_type == DagsterEventType.STEP_FAILURE and event.step_key:
-            error = event.step_failure_data.error if event.step_failure_data else None
-            errors[event.step_key] = describe_error(error) if error else "(no error message)"
-        elif event.event_type == DagsterEventType.STEP_SKIPPED and event.step_key:
-            skipped.append(event.step_key)
-        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-            data = event.asset_check_evaluation_data
-            if data.passed:
-                passed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name}")
-            else:
-                failed_checks.append(
-                    f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value})"
-                )
-    if not result.success:
-        message = "; ".join(
-            f"{step}: {text.splitlines()[0] if text else ''}" for step, text in errors.items()
-        )
-        record_run_failure(url, result.run_id, JOB_NAME, message or "run failed", tags)
+    for job_name, job_result in results:
+        job_errors = {}
+        for event in job_result.all_events:
+            if event.event_type == DagsterEventType.STEP_FAILURE and event.step_key:
+                error = event.step_failure_data.error if event.step_failure_data else None
+                job_errors[event.step_key] = describe_error(error) if error else "(no error message)"
+            elif event.event_type == DagsterEventType.STEP_SKIPPED and event.step_key:
+                skipped.append(event.step_key)
+            elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                data = event.asset_check_evaluation_data
+                if data.passed:
+                    passed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name}")
+                else:
+                    failed_checks.append(
+                        f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value})"
+                    )
+        if not job_result.success:
+            message = "; ".join(
+                f"{step}: {text.splitlines()[0] if text else ''}" for step, text in job_errors.items()
+            )
+            record_run_failure(url, job_result.run_id, job_name, message or "run failed", tags)
+        errors.update(job_errors)
     return RunOutcome(
-        result.success,
+        all(job_result.success for _name, job_result in results),
         result.run_id,
         window.start,
         window.end,
@@ -217,6 +252,8 @@ def run_window(
         failed_checks,
         skipped,
         passed_checks,
+        export_run_id,
+        export_note,
     )
 
 

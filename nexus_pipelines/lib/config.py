@@ -24,7 +24,8 @@ NEXUS_BI_PASSWORD            the password `nexus bi add-user` / `rotate-password
 NEXUS_EXPORTS_DIR            where export files go (default ``$NEXUS_HOME/exports``)
 NEXUS_EXPORT_RETENTION_DAYS  days an export folder is kept after it was written (default 90;
                              0 keeps every export)
-NEXUS_EXPORT_FORMATS         what `nexus export` writes without --format (default ``csv,json,xlsx,pdf``)
+NEXUS_EXPORT_FORMATS         the daily run's export formats, and `nexus export`'s without --format
+                             (default ``csv,json,xlsx,pdf``)
 NEXUS_API_RATE_LIMIT         requests a minute per API key of `nexus api` (default 600; 0: no
                              limit; read in ``nexus_pipelines/api/ratelimit.py``)
 NEXUS_ANALYTICS_SCHEMA       schema of the tables the Python analytics assets write

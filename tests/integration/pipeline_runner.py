@@ -18,8 +18,11 @@ from .dbt_runner import create_database, drop_database
 
 
 @contextmanager
-def pipeline_run(server_url: str, tmp: Path, **generate_options) -> Iterator[dict]:
-    """Yield {url, landing, truth, outcome, instance, run_window, home} for a run in a new database (dropped after)."""
+def pipeline_run(
+    server_url: str, tmp: Path, *, export_formats: str | None = None, **generate_options
+) -> Iterator[dict]:
+    """Yield {url, landing, truth, outcome, instance, run_window, home} for a run in a new database
+    (dropped after); ``export_formats`` replaces the suite's NEXUS_EXPORT_FORMATS for this run."""
     landing = tmp / "landing"
     truth = generate(landing, **generate_options)
     name = create_database(server_url, "nexus_run")
@@ -28,6 +31,8 @@ def pipeline_run(server_url: str, tmp: Path, **generate_options) -> Iterator[dic
     patch.setenv("NEXUS_DATABASE_URL", url)
     patch.setenv("NEXUS_LANDING_DIR", str(landing))
     patch.setenv("NEXUS_HOME", str(tmp / "home"))
+    if export_formats:
+        patch.setenv("NEXUS_EXPORT_FORMATS", export_formats)
     from nexus_pipelines.defs.runner import run_window
 
     try:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 import yaml
+from dagster import AssetKey
 
 from nexus_pipelines.lib.config import load_settings
 
@@ -41,6 +42,7 @@ def pipeline(tmp_path_factory, server_url):
         skus=4,
         users=120,
         bad_rows=0.01,
+        export_formats="csv,json,xlsx,pdf",
     ) as result:
         yield result
 
@@ -132,6 +134,46 @@ def test_mart_revenue_equals_the_non_cancelled_raw_order_lines(pipeline):
     in_window = {k: v for k, v in expected.items() if outcome.start <= k[1] <= outcome.end}
     assert len(in_window) >= DAYS
     assert mart == in_window
+
+
+def test_the_run_exports_each_store_day_and_week_with_the_landing_files_sales(pipeline):
+    """seller_exports as of the last day (Sunday 8 March): that day and ISO week 2026-W10 (2-8
+    March) per store, every format; February ends before the first day of data: not exported."""
+    import pandas as pd
+    import pdfplumber
+
+    url, landing = pipeline["url"], pipeline["landing"]
+    quarantined = {
+        (f, n) for f, n in rows(url, "select _source_file, _row_number from quarantine.amazon_orders")
+    }
+    expected = independent_sales(landing, quarantined)
+    exports = pipeline["home"] / "exports"
+    stores = sorted({store for store, _day in expected})
+    assert sorted(p.name for p in exports.iterdir()) == stores
+    for store in stores:
+        assert sorted(p.name for p in (exports / store).iterdir()) == ["day", "week"]
+        week = exports / store / "week" / "2026-W10"
+        manifest = json.loads((week / "manifest.json").read_text())
+        assert {f"{store}_2026-W10.xlsx", f"{store}_2026-W10_report.pdf", "sales_by_sku.csv"} <= {
+            f["name"] for f in manifest["files"]
+        }
+        by_sku = pd.read_csv(week / "sales_by_sku.csv")
+        week_sales = sum(v for (s, d), v in expected.items() if s == store and march(2) <= d <= march(8))
+        assert Decimal(str(round(by_sku["ordered_product_sales"].sum(), 2))) == week_sales
+        day = pd.read_csv(exports / store / "day" / "2026-03-08" / "sales_by_sku.csv")
+        assert Decimal(str(round(day["ordered_product_sales"].sum(), 2))) == expected[(store, march(8))]
+        with pdfplumber.open(week / f"{store}_2026-W10_report.pdf") as pdf:
+            assert "2026-W10" in pdf.pages[0].extract_text()
+    # written by the export run that followed the refresh, over the refresh's partitions
+    outcome = pipeline["outcome"]
+    event = pipeline["instance"].get_latest_materialization_event(AssetKey("seller_exports"))
+    assert event is not None and outcome.export_run_id is not None
+    assert event.run_id == outcome.export_run_id != outcome.run_id
+    export_run = pipeline["instance"].get_run_by_id(outcome.export_run_id)
+    assert export_run.job_name == "export_files"
+    assert export_run.tags["nexus/after_run"] == outcome.run_id
+    assert export_run.tags["dagster/asset_partition_range_end"] == "2026-03-08"
+    assert event.asset_materialization.metadata["folders"].value == 2 * len(stores)
 
 
 # Input of the hand-worked store_daily_summary case: (store, sku, day of March 2026, sales, units).
@@ -294,6 +336,7 @@ def test_rerunning_one_partition_leaves_identical_tables(pipeline):
 
 def test_dbt_unit_tests_pass_against_the_built_warehouse(pipeline, tmp_path):
     """Runs build models and their data tests only; the SQL's unit tests run here, every one of them."""
+    import json
 
     from nexus_pipelines.defs.dbt.project import nexus_dbt_project
 

@@ -38,6 +38,7 @@ def test_unchanged_files_skip_the_builds_and_a_missing_mart_is_rebuilt(server_ur
         instance: DagsterInstance = run["instance"]
         first = run["outcome"]
         assert first.success and not first.skipped_steps
+        assert first.export_run_id is not None  # the export files followed the refresh
         before = tables(run["url"])
 
         again = run["run_window"](instance=instance, settings=load_settings())
@@ -46,6 +47,8 @@ def test_unchanged_files_skip_the_builds_and_a_missing_mart_is_rebuilt(server_ur
         logs = " ".join(e.user_message for e in instance.all_logs(again.run_id))
         assert logs.count("nothing to build") == 2  # both chains
         assert tables(run["url"]) == before
+        # nothing the exports read changed, and the last day is exported: no export run
+        assert again.export_run_id is None and "2026-03-03 is exported" in again.export_note
 
         with psycopg.connect(run["url"], autocommit=True) as conn:
             conn.execute("drop table marts.dim_store cascade")
