@@ -90,8 +90,8 @@ def test_every_file_rows_in_equal_rows_loaded_plus_quarantined(pipeline):
     assert quarantined_by_file == injected
 
 
-def independent_sales(landing: Path, quarantined: set[tuple[str, int]]) -> dict[tuple[str, dt.date], Decimal]:
-    """Σ item-price of the newest version of every non-cancelled order line, by store and local purchase date."""
+def _newest_order_lines(landing: Path, quarantined: set[tuple[str, int]]) -> list[tuple[str, dt.date, dict]]:
+    """(store, local purchase date, row) of the newest version of every non-cancelled order line."""
     stores = yaml.safe_load((landing / "stores.yaml").read_text())
     stores = stores["stores"] if isinstance(stores, dict) else stores
     zones = {s["store_id"]: ZoneInfo(s["timezone"]) for s in stores}
@@ -107,13 +107,48 @@ def independent_sales(landing: Path, quarantined: set[tuple[str, int]]) -> dict[
             version = (row["last-updated-date"], path.name, line_number)
             if key not in newest or version > newest[key][0]:
                 newest[key] = (version, row)
-    sales: dict[tuple[str, dt.date], Decimal] = defaultdict(Decimal)
+    lines = []
     for (store, _order, _sku), (_version, row) in newest.items():
         if row["order-status"] == "Cancelled" or row.get("item-status") == "Cancelled":
             continue
         local_day = dt.datetime.fromisoformat(row["purchase-date"]).astimezone(zones[store]).date()
-        sales[(store, local_day)] += Decimal(row["item-price"] or "0")
+        lines.append((store, local_day, row))
+    return lines
+
+
+def independent_sales(landing: Path, quarantined: set[tuple[str, int]]) -> dict[tuple[str, dt.date], Decimal]:
+    """Σ item-price of the newest version of every non-cancelled order line, by store and local purchase date."""
+    sales: dict[tuple[str, dt.date], Decimal] = defaultdict(Decimal)
+    for store, day, row in _newest_order_lines(landing, quarantined):
+        sales[(store, day)] += Decimal(row["item-price"] or "0")
     return sales
+
+
+def independent_orders(
+    landing: Path, quarantined: set[tuple[str, int]]
+) -> dict[tuple[str, dt.date], set[str]]:
+    """The order ids with a non-cancelled line, by store and local purchase date."""
+    orders: dict[tuple[str, dt.date], set[str]] = defaultdict(set)
+    for store, day, row in _newest_order_lines(landing, quarantined):
+        orders[(store, day)].add(row["amazon-order-id"])
+    return orders
+
+
+def test_store_daily_summary_counts_an_order_of_several_skus_once(pipeline):
+    url, landing = pipeline["url"], pipeline["landing"]
+    quarantined = {
+        (f, n) for f, n in rows(url, "select _source_file, _row_number from quarantine.amazon_orders")
+    }
+    expected = {key: len(ids) for key, ids in independent_orders(landing, quarantined).items()}
+    lines = defaultdict(int)
+    for store, day, _row in _newest_order_lines(landing, quarantined):
+        lines[(store, day)] += 1
+    assert any(lines[key] > n for key, n in expected.items())  # some order has several SKUs
+    summary = {
+        (s, d): n for s, d, n in rows(url, "select store_id, day, orders from analytics.store_daily_summary")
+    }
+    assert {k: v for k, v in summary.items() if k in expected} == expected
+    assert all(summary[k] == 0 for k in summary.keys() - expected.keys())  # days without orders
 
 
 def test_mart_revenue_equals_the_non_cancelled_raw_order_lines(pipeline):
@@ -235,6 +270,8 @@ EXPECTED_SUMMARY = {
         # units: 1, 2, 1, 0, 2, 1, 1, 1, 1, 1, 0, 1, 1, 1, 2 -> d7 = 1+2+1+0+2+1+1 = 8, then
         # +1-1 = 8, +1-2 = 7, +1-1 = 7, +0-0 = 7, +1-2 = 6, +1-1 = 6, +1-1 = 6, +2-1 = 7
         "units_7d": [_, _, _, _, _, _, 8, 8, 7, 7, 7, 6, 6, 6, 7],
+        # one order a day with sales rows (two SKUs on days 2, 5 and 15), none on days 4 and 11
+        "orders": [1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1],
     },
     "s2": {
         "sales": [0, 0, 0, 0, 0, 0, 0, 35, 0, 0, 0, 0, 0, 14, 21],
@@ -272,11 +309,19 @@ def test_python_asset_summarises_the_mart(fresh_db):
         with conn.cursor().copy("copy marts.fct_daily_sales from stdin") as copy:
             for store, sku, day, sales, units in SUMMARY_INPUT:
                 copy.write_row((store, sku, march(day), sales, units, units))
+        # the store-day's distinct orders: one order holds both SKUs of s1's days 2, 5 and 15
+        conn.execute(
+            "create table marts.fct_daily_store_performance (store_id text, date_day date, orders bigint)"
+        )
+        conn.execute(
+            "insert into marts.fct_daily_store_performance "
+            "select distinct store_id, order_date, 1 from marts.fct_daily_sales"
+        )
     result = materialize(
         [store_daily_summary], resources={"warehouse": WarehouseResource(database_url=fresh_db)}
     )
     assert result.success
-    columns = ("sales", "sales_7d", "sales_7d_prev", "sales_wow_pct", "units_7d")
+    columns = ("sales", "sales_7d", "sales_7d_prev", "sales_wow_pct", "units_7d", "orders")
     got = {
         (store, day): dict(zip(columns, values))
         for store, day, *values in rows(

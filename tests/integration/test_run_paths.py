@@ -71,6 +71,34 @@ def unreadable_by_bi(url: str) -> tuple[int, list[str], bool]:
     return len(rows), sorted(name for name, readable in rows if not readable), raw
 
 
+def _exports_after(defs, instance: DagsterInstance):
+    """The export sensor's request after the instance's latest run, executed as the daemon would."""
+    from dagster import DagsterEventType, build_run_status_sensor_context
+
+    run = instance.get_runs(limit=1)[0]
+    success = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_SUCCESS).records
+    context = build_run_status_sensor_context(
+        sensor_name="exports_after_refresh",
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=success[0].event_log_entry.dagster_event,
+    )
+    request = defs.resolve_sensor_def("exports_after_refresh")(context)
+    result = defs.resolve_job_def("export_files").execute_in_process(instance=instance, tags=request.tags)
+    return request.tags, result.success
+
+
+def export_files(home: Path) -> dict[str, bytes]:
+    """Every export file under ``home`` (relative path -> bytes), the manifests aside (they hold
+    the time they were written)."""
+    root = home / "exports"
+    return {
+        str(f.relative_to(root)): f.read_bytes()
+        for f in sorted(root.rglob("*"))
+        if f.is_file() and f.name != "manifest.json"
+    }
+
+
 @pytest.fixture(scope="module")
 def paths(server_url, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("paths")
@@ -100,6 +128,8 @@ def paths(server_url, tmp_path_factory):
                 request.tags,
                 job.execute_in_process(instance=instance, tags=request.tags).success,
             )
+            # the daemon's next step: the run-status sensor sees the success and requests the export
+            outcomes["schedule_exports"] = _exports_after(defs, instance)
         # the sensor's first tick
         patch.setenv("NEXUS_DATABASE_URL", urls["sensor"])
         patch.setenv("NEXUS_HOME", str(tmp / "home-sensor"))
@@ -120,6 +150,7 @@ def paths(server_url, tmp_path_factory):
             NEXUS_LANDING_DIR=str(landing),
             NEXUS_HOME=str(tmp / "home-cli"),
             NEXUS_PARTITIONS_START="2026-01-01",
+            NEXUS_EXPORT_FORMATS="csv,json",
         )
         done = subprocess.run(
             [str(Path(sys.executable).with_name("nexus")), "run", "--from", str(FIRST), "--to", str(LAST)],
@@ -135,6 +166,7 @@ def paths(server_url, tmp_path_factory):
             "urls": urls,
             "outcomes": outcomes,
             "tables": {path: tables(url) for path, url in urls.items()},
+            "homes": {path: tmp / f"home-{path}" for path in urls},
         }
     finally:
         patch.undo()
@@ -166,6 +198,24 @@ def test_schedule_sensor_and_cli_leave_identical_tables(paths):
         assert by_path[path].keys() == by_path["cli"].keys(), path
         different = [name for name in by_path["cli"] if by_path[path][name] != by_path["cli"][name]]
         assert different == [], (path, different)
+
+
+def test_the_daemon_and_nexus_run_export_the_same_files_after_the_refresh(paths):
+    tags, success = paths["outcomes"]["schedule_exports"]
+    assert success
+    assert tags["dagster/asset_partition_range_start"] == "2026-03-01"
+    assert tags["dagster/asset_partition_range_end"] == "2026-03-04"
+    stdout = paths["outcomes"]["cli"][0]
+    assert "exports (CSV, JSON, Excel, PDF report per store):" in stdout
+    daemon, cli = export_files(paths["homes"]["schedule"]), export_files(paths["homes"]["cli"])
+    # as of Wednesday 4 March: that day, and February (ends before the first day of data) left out;
+    # the ISO week 2026-W09 (23 Feb .. 1 Mar) holds the first day
+    folders = {name.rsplit("/", 1)[0] for name in cli}
+    stores = {name.split("/")[0] for name in cli}
+    assert len(stores) == 1
+    assert {f.split("/", 1)[1] for f in folders} == {"day/2026-03-04", "week/2026-W09"}
+    assert sorted(daemon) == sorted(cli) and len(cli) == 2 * 2 * 10
+    assert [n for n in cli if daemon[n] != cli[n]] == []
 
 
 def test_every_path_grants_the_bi_role_the_marts_and_analytics_only(paths):

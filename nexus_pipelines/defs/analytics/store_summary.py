@@ -26,7 +26,10 @@ STORE_DAILY_SUMMARY = Table(
 )
 
 
-@multi_asset(specs=[STORE_DAILY_SUMMARY.spec([model("fct_daily_sales")])], name="store_daily_summary")
+@multi_asset(
+    specs=[STORE_DAILY_SUMMARY.spec([model("fct_daily_sales"), model("fct_daily_store_performance")])],
+    name="store_daily_summary",
+)
 def store_daily_summary(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     daily = read_frame(warehouse.url, render(SUMMARY_SQL))
     summary = daily_store_summary(daily)[list(STORE_DAILY_SUMMARY.columns)]

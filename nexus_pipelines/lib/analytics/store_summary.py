@@ -10,14 +10,17 @@ from __future__ import annotations
 import pandas as pd
 
 # {fct_daily_sales}: the relation of the dbt model, filled in by the caller
+# Orders are counted per store and day (fct_daily_store_performance): fct_daily_sales counts them
+# per SKU, and an order of several SKUs would be counted once per SKU.
 SUMMARY_SQL = """
-select store_id, order_date as day,
-       sum(ordered_product_sales)::float8 as sales,
-       sum(units_ordered)::bigint as units,
-       sum(orders)::bigint as orders
-from {fct_daily_sales}
-group by store_id, order_date
-order by store_id, order_date
+select s.store_id, s.order_date as day,
+       sum(s.ordered_product_sales)::float8 as sales,
+       sum(s.units_ordered)::bigint as units,
+       coalesce(max(p.orders), 0)::bigint as orders
+from {fct_daily_sales} as s
+left join {fct_daily_store_performance} as p on p.store_id = s.store_id and p.date_day = s.order_date
+group by s.store_id, s.order_date
+order by s.store_id, s.order_date
 """
 
 
