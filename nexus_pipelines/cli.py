@@ -32,7 +32,19 @@ def _date(_ctx, _param, value):
         raise click.BadParameter(f"{value!r} is not a YYYY-MM-DD date") from exc
 
 
-@click.group(help=__doc__)
+class _Group(click.Group):
+    """The root group: an embedded server that cannot start is a one-line error, in every command."""
+
+    def invoke(self, ctx):
+        from .lib.warehouse.embedded import ServerStartError
+
+        try:
+            return super().invoke(ctx)
+        except ServerStartError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, help=__doc__)
 @click.version_option(package_name="nexus-pipelines", prog_name="nexus", message="%(prog)s %(version)s")
 def main() -> None:
     # children (Dagster's step processes, `dagster dev`) find the same home whatever directory
@@ -412,9 +424,12 @@ def start(listen):
             f"the server is already running ({_tcp_line(before)}); to listen on {wanted[0]}:{wanted[1]}, "
             "`nexus db stop` it first (open connections are closed), then start it again"
         )
-    if listen:
-        embedded.start(settings, listen=listen)
-    url = warehouse_url(settings)
+    try:
+        if listen:
+            embedded.start(settings, listen=listen)
+        url = warehouse_url(settings)
+    except embedded.ServerStartError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"running: {url}")
     click.echo(_tcp_line(embedded.status(settings)))
 

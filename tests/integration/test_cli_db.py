@@ -102,6 +102,26 @@ def test_db_url_starts_the_server_and_status_start_stop_follow_it(embedded_home)
         assert conn.execute("show listen_addresses").fetchone() == ("127.0.0.1",)
 
 
+def test_a_busy_port_is_a_one_line_error_and_starts_nothing(embedded_home):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = nexus("db", "start", "--listen", f"127.0.0.1:{port}")
+        assert result.exit_code == 1, result.output
+        assert result.output == (
+            f"Error: cannot listen on 127.0.0.1:{port}: the port is in use (another PostgreSQL "
+            "server?); choose another with --listen HOST:PORT or NEXUS_DB_LISTEN\n"
+        )
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert not (embedded_home / "pgdata" / "postmaster.pid").exists()
+        # the same through a command that starts the server on its way (NEXUS_DB_LISTEN)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("NEXUS_DB_LISTEN", f"127.0.0.1:{port}")
+            url = nexus("db", "url")
+        assert url.exit_code == 1 and url.output.startswith(f"Error: cannot listen on 127.0.0.1:{port}")
+
+
 @pytest.fixture
 def run_env(clean_env, fresh_db, tmp_path):
     clean_env.setenv("NEXUS_HOME", str(tmp_path / "home"))

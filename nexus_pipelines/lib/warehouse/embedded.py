@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import subprocess
 import warnings
 from collections.abc import Iterator
@@ -54,6 +55,26 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 # the groups whose members may connect over TCP (lib/warehouse/bi.py creates them)
 TCP_GROUPS = ("nexus_bi_reader", "nexus_bi_store_reader")
+
+
+class ServerStartError(RuntimeError):
+    """The embedded server did not start (the message says why: a busy port, the server log)."""
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on TCP ``host:port`` (or the address cannot be bound)."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False  # an unknown host name: PostgreSQL's own error says so
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError:
+                return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -178,6 +199,11 @@ def start(settings: Settings, listen: tuple[str, int] | None = None) -> ServerSt
         _write_server_settings(settings.pgdata)
         _write_hba(settings.pgdata, settings.db_name)
         host, port = listen or ("", 5432)
+        if listen and port_in_use(host, port):
+            raise ServerStartError(
+                f"cannot listen on {host}:{port}: the port is in use (another PostgreSQL server?); "
+                "choose another with --listen HOST:PORT or NEXUS_DB_LISTEN"
+            )
         options = f'-h "{host}" -p {port} -k "{_socket_dir(server)}"'
         try:
             pgexec(
@@ -191,7 +217,7 @@ def start(settings: Settings, listen: tuple[str, int] | None = None) -> ServerSt
             log = settings.pgdata / "log"
             tail = log.read_text()[-2000:] if log.exists() else "(no server log)"
             where = f" (TCP {host}:{port})" if listen else ""
-            raise RuntimeError(
+            raise ServerStartError(
                 f"the embedded PostgreSQL server did not start{where}; server log:\n{tail}"
             ) from exc
         return status(settings)
