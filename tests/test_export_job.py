@@ -56,7 +56,8 @@ def _finished_run(instance: DagsterInstance, key: str, tags: dict[str, str]):
     return instance.get_run_by_id(result.run_id)
 
 
-def _sensor(instance: DagsterInstance, run):
+def export_sensor_tick(instance: DagsterInstance, run):
+    """The export sensor evaluated on ``run``'s success, as the daemon evaluates it."""
     success = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_SUCCESS).records
     context = build_run_status_sensor_context(
         sensor_name="exports_after_refresh",
@@ -75,7 +76,7 @@ def test_a_refresh_that_rebuilt_a_mart_the_export_reads_is_exported_over_its_par
         run = _finished_run(instance, "fct_daily_sales", WINDOW_TAGS)
         # exported before: the rebuilt mart is exported again all the same
         instance.report_runless_asset_event(AssetMaterialization(EXPORTS, partition="2026-03-04"))
-        request = _sensor(instance, run)
+        request = export_sensor_tick(instance, run)
         assert isinstance(request, RunRequest)
         assert request.tags[RANGE_START_TAG] == "2026-03-02"
         assert request.tags[RANGE_END_TAG] == "2026-03-04"
@@ -87,9 +88,9 @@ def test_a_refresh_that_changed_nothing_the_export_reads_exports_only_a_day_not_
     with DagsterInstance.ephemeral() as instance:
         run = _finished_run(instance, "raw__stores", WINDOW_TAGS)
         # never exported: the window is exported all the same
-        assert isinstance(_sensor(instance, run), RunRequest)
+        assert isinstance(export_sensor_tick(instance, run), RunRequest)
         instance.report_runless_asset_event(AssetMaterialization(EXPORTS, partition="2026-03-04"))
-        skip = _sensor(instance, run)
+        skip = export_sensor_tick(instance, run)
         assert isinstance(skip, SkipReason)
         assert "2026-03-04 is exported" in skip.skip_message
 
@@ -97,7 +98,7 @@ def test_a_refresh_that_changed_nothing_the_export_reads_exports_only_a_day_not_
 def test_the_sensor_leaves_a_run_that_exports_in_its_own_process_alone():
     with DagsterInstance.ephemeral() as instance:
         run = _finished_run(instance, "fct_daily_sales", {**WINDOW_TAGS, INLINE_TAG: "in process"})
-        skip = _sensor(instance, run)
+        skip = export_sensor_tick(instance, run)
         assert isinstance(skip, SkipReason) and "own process" in skip.skip_message
 
 

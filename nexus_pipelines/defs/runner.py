@@ -17,6 +17,7 @@ foreground:
   every failed step (the run-failure sensor does this for runs launched by the daemon).
 """
 
+import contextlib
 import datetime as dt
 import os
 import socket
@@ -185,15 +186,12 @@ def run_window(
 
     def execute(job_name: str, run_tags: dict[str, str], run_config: dict):
         job, run_id = defs.resolve_job_def(job_name), str(uuid.uuid4())
-        if on_line is None:
-            return job.execute_in_process(
-                run_config=run_config,
-                instance=instance,
-                tags=run_tags,
-                run_id=run_id,
-                raise_on_error=raise_on_error,
-            )
-        with EventFollower(instance, run_id, on_line, on_tick=on_tick):
+        follow = (
+            EventFollower(instance, run_id, on_line, on_tick=on_tick)
+            if on_line is not None
+            else contextlib.nullcontext()
+        )
+        with follow:
             return job.execute_in_process(
                 run_config=run_config,
                 instance=instance,

@@ -73,17 +73,9 @@ def unreadable_by_bi(url: str) -> tuple[int, list[str], bool]:
 
 def _exports_after(defs, instance: DagsterInstance):
     """The export sensor's request after the instance's latest run, executed as the daemon would."""
-    from dagster import DagsterEventType, build_run_status_sensor_context
+    from tests.test_export_job import export_sensor_tick
 
-    run = instance.get_runs(limit=1)[0]
-    success = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_SUCCESS).records
-    context = build_run_status_sensor_context(
-        sensor_name="exports_after_refresh",
-        dagster_instance=instance,
-        dagster_run=run,
-        dagster_event=success[0].event_log_entry.dagster_event,
-    )
-    request = defs.resolve_sensor_def("exports_after_refresh")(context)
+    request = export_sensor_tick(instance, instance.get_runs(limit=1)[0])
     result = defs.resolve_job_def("export_files").execute_in_process(instance=instance, tags=request.tags)
     return request.tags, result.success
 
