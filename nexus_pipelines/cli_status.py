@@ -77,16 +77,18 @@ def read_dagster(
     """The key marts' last builds and the last run, from the configured Dagster instance."""
     from dagster import DagsterEventType, DagsterInstance
 
+    from .defs.exports.jobs import EXPORT_JOB_NAME
     from .defs.ingestion.freshness import mart_last_built
     from .lib.dagster_home import prepare_dagster_home
 
     prepare_dagster_home(settings)
     with DagsterInstance.get() as instance:
         marts = freshness.mart_freshness(mart_last_built(instance), now, freshness.mart_thresholds(settings))
-        records = instance.get_run_records(limit=1)
+        # the last refresh (the export run that follows one is not what a "last run" asks about)
+        records = instance.get_run_records(limit=20)
         if not records:
             return marts, None
-        record = records[0]
+        record = next((r for r in records if r.dagster_run.job_name != EXPORT_JOB_NAME), records[0])
         run = record.dagster_run
         last = LastRun(
             run.run_id,
