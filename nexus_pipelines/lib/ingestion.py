@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .formats.base import SourceSpec, UnreadableFile
-from .landing import files_for, misnamed_files, parse_context
+from .landing import files_for, misnamed_files, parse_context, store_currencies
 from .warehouse.loader import (
     LoadResult,
     analyze,
@@ -89,13 +89,16 @@ def ingest(
     another run holds this source's lock.
     """
     files = files_for(spec, landing_dir, start, end)
+    currencies = store_currencies(landing_dir)
     summary = IngestionSummary(spec.name, start, end)
     failures: list[UnreadableFile] = []
     with loader_connection(url, spec, on_wait=on_wait) as conn:
         for file, problem in misnamed_files(spec, landing_dir):
             record_unloadable(conn, spec, file.path, file.relative_path, problem)
             summary.misnamed.append((file.relative_path, problem))
-        results, failed = load_files(conn, spec, [parse_context(file) for file in files], force=force)
+        results, failed = load_files(
+            conn, spec, [parse_context(file, currencies) for file in files], force=force
+        )
         summary.results.extend(results)
         summary.failed_files.extend(path for path, _error in failed)
         failures.extend(error for _path, error in failed)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
+import yaml
+
 from .formats import SOURCES, partition_date_from_name, store_id_from_path
 from .formats.base import ParseContext, SourceSpec
 
@@ -115,12 +117,30 @@ def no_landing_files_message(start: dt.date | None, end: dt.date | None) -> str:
     return "no landing files"
 
 
-def parse_context(file: LandingFile) -> ParseContext:
+def store_currencies(landing_dir: Path) -> dict[str, str]:
+    """store_id -> currency from stores.yaml (empty when the file is missing or unreadable)."""
+    path = landing_dir / "stores.yaml"
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError:
+        return {}  # the stores asset reports the problem; parsing the others must not stop here
+    entries = data.get("stores", []) if isinstance(data, dict) else data or []
+    return {
+        str(e["store_id"]): str(e["currency"])
+        for e in entries
+        if isinstance(e, dict) and e.get("store_id") and e.get("currency")
+    }
+
+
+def parse_context(file: LandingFile, currencies: dict[str, str]) -> ParseContext:
     return ParseContext(
         path=file.path,
         relative_path=file.relative_path,
         partition_date=file.partition_date or dt.date.today(),
         store_id=file.store_id,
+        default_currency=currencies.get(file.store_id or ""),
     )
 
 

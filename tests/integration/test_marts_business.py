@@ -1122,36 +1122,3 @@ def test_partition_windows_replace_only_their_days_and_pick_up_late_updates(part
         """select sku, units_ordered from marts.fct_daily_sales
         where store_id = 'us-main' and order_date = '2026-03-02' order by sku""",
     ) == [("SKU-C", 5)]
-
-
-def test_an_order_file_without_currency_takes_the_stores_currency_as_it_is_now(partitioned):
-    """The loader leaves an absent currency empty; staging takes the store's from raw.stores, so a
-    currency changed in stores.yaml reaches the orders loaded before it, without a forced reload."""
-    url, landing, _target = partitioned
-    relative = "amazon/us-main/orders/2026-03-03.txt"
-    header = [c for c in CURRENT_ORDERS_HEADER if c != "currency"]
-    write(landing, relative, tsv(header, US_ORDERS["2026-03-03"], order_defaults("us-main")))
-    load_landing(url, landing)
-
-    def currencies() -> tuple[list, list]:
-        raw = query(
-            url, "select distinct currency from raw.amazon_orders where _source_file = %s", (relative,)
-        )
-        staged = query(
-            url,
-            "select distinct currency from staging.stg_amazon__orders where _source_file = %s",
-            (relative,),
-        )
-        return raw, staged
-
-    assert currencies() == ([(None,)], [("USD",)])
-    write(landing, "stores.yaml", STORES_YAML.replace("currency: USD", "currency: CAD"))
-    load_landing(url, landing)  # stores.yaml only: the order files are unchanged and not reloaded
-    assert currencies() == ([(None,)], [("CAD",)])
-    # a file with its own currency column keeps it
-    other = query(
-        url,
-        "select distinct currency from staging.stg_amazon__orders where _source_file = %s",
-        ("amazon/us-main/orders/2026-03-02.txt",),
-    )
-    assert other == [("USD",)]

@@ -145,6 +145,7 @@ def landed(tmp_path: Path, relative: str, content: bytes) -> ParseContext:
         relative_path=relative,
         partition_date=partition_date_from_name(relative),  # as the loader dates a file
         store_id="us-main",
+        default_currency="EUR",
     )
 
 
@@ -206,7 +207,7 @@ def test_orders_current_layout_utf8_bom_crlf_with_extra_column(tmp_path):
     assert first["extra_columns"] == {"is-sold-by-ab": "true"}
 
     second = as_dict("amazon_orders", rows[1])
-    assert second["currency"] is None  # empty: staging takes the store's currency from raw.stores
+    assert second["currency"] == "EUR"  # empty currency -> the store's currency
 
     assert rejects[3].reason == "quantity: 'abc' is not an integer"
     assert rejects[3].raw == lines[2]  # without the \r
@@ -325,7 +326,7 @@ def test_orders_field_count_rules(tmp_path):
     assert results[1].reason == "8 fields but the header has 7 columns (a value may contain a tab)"
     short = as_dict("amazon_orders", results[2])
     assert (short["sku"], short["quantity"], short["item_price"]) == ("MUG-01", 2, None)
-    assert short["currency"] is None  # the store's, in staging
+    assert short["currency"] == "EUR"
     assert results[3].reason == (
         "sku: required value is missing (the row has 3 of 7 fields); "
         "quantity: required value is missing (the row has 3 of 7 fields)"

@@ -42,7 +42,7 @@ def landed(tmp_path: Path, relative: str, content: bytes) -> ParseContext:
     path = tmp_path / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
-    return ParseContext(path, relative, FILE_DATE, store_id="us-main")
+    return ParseContext(path, relative, FILE_DATE, store_id="us-main", default_currency="USD")
 
 
 def parse(source: str, ctx: ParseContext) -> list:
@@ -262,7 +262,7 @@ def test_json_document_in_cp1252_is_read_as_cp1252(tmp_path):
         "amazon/us-main/sales_traffic/2026-11-02.json",
         json.dumps(document, ensure_ascii=False).encode("cp1252"),
     )
-    ctx = ParseContext(ctx.path, ctx.relative_path, dt.date(2026, 11, 2), "us-main")
+    ctx = ParseContext(ctx.path, ctx.relative_path, dt.date(2026, 11, 2), "us-main", "USD")
 
     first, _ = parse("amazon_sales_traffic_by_asin", ctx)
 

@@ -129,7 +129,9 @@ def landed(tmp_path: Path, content: str | bytes) -> ParseContext:
     path = tmp_path / "amazon" / "us-main" / "sales_traffic" / "2026-11-02.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content.encode() if isinstance(content, str) else content)
-    return ParseContext(path, "amazon/us-main/sales_traffic/2026-11-02.json", dt.date(2026, 11, 2), "us-main")
+    return ParseContext(
+        path, "amazon/us-main/sales_traffic/2026-11-02.json", dt.date(2026, 11, 2), "us-main", "USD"
+    )
 
 
 def rows_of(source: str, ctx: ParseContext) -> list[dict]:

@@ -51,6 +51,10 @@ from .common import (
 EXTRA_COLUMNS = "extra_columns"
 
 
+def _no_values(ctx: ParseContext) -> dict[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True)
 class FlatReport:
     """How one tab-separated report fills its raw table."""
@@ -59,6 +63,8 @@ class FlatReport:
     required: tuple[str, ...]  # header names that must be present and non-empty
     # columns whose value comes from where the file was landed, not from its content
     from_context: Callable[[ParseContext], dict[str, Any]]
+    # values used when a column is absent from the file or empty in a row
+    defaults: Callable[[ParseContext], dict[str, Any]] = _no_values
     # header name -> parser, where a column needs more than its type's parser
     parsers: Mapping[str, Callable[[str], Any]] = field(default_factory=dict)
     # rules over several fields of a parsed row: {column name: value} -> problems
@@ -123,6 +129,7 @@ def _read_header(ctx: ParseContext, report: FlatReport, header: str, line: int) 
     check_header(ctx.path, names, report.required, line)
 
     context_values = report.from_context(ctx)
+    defaults = report.defaults(ctx)
     positions = {report.header_name(col): pos for pos, col in enumerate(report.columns)}
     fields, extras = [], []
     for index, name in enumerate(names):
@@ -137,7 +144,7 @@ def _read_header(ctx: ParseContext, report: FlatReport, header: str, line: int) 
             parse = _plausible(parse, ctx)
         fields.append(_Field(index, position, name, parse, name in report.required))
 
-    template = tuple(context_values.get(col.name) for col in report.columns)
+    template = tuple(context_values.get(col.name, defaults.get(col.name)) for col in report.columns)
     extra_position = [col.name for col in report.columns].index(EXTRA_COLUMNS)
     column_names = tuple(col.name for col in report.columns)
     return _Layout(
@@ -231,12 +238,15 @@ def _store_and_snapshot(ctx: ParseContext) -> dict[str, Any]:
     return {"store_id": ctx.store_id, "snapshot_date": ctx.partition_date}
 
 
+def _store_currency(ctx: ParseContext) -> dict[str, Any]:
+    return {"currency": ctx.default_currency}
+
+
 ORDERS_REPORT = FlatReport(
     AMAZON_ORDERS,
     AMAZON_ORDERS_REQUIRED,
     from_context=_store,
-    # money is in the file's currency column; without one, staging takes the store's from
-    # raw.stores, so a currency changed in stores.yaml reaches every order without a reload
+    defaults=_store_currency,  # money is in the file's currency column, else the store's
     parsers={"currency": parse_currency, "quantity": _non_negative_int},
     row_rules=_order_line_rules,
 )

@@ -28,6 +28,7 @@ class ParseContext:
     relative_path: str  # path relative to the landing folder (what lineage columns record)
     partition_date: dt.date  # the date in the file name
     store_id: str | None = None  # from amazon/<store_id>/..., None for other sources
+    default_currency: str | None = None  # the store's currency from stores.yaml
 
 
 @dataclass(frozen=True)
