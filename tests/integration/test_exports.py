@@ -204,7 +204,8 @@ def exported(server_url, tmp_path_factory):
     url = with_database(server_url, name)
     home = tmp_path_factory.mktemp("export-home")
     plant(url)
-    env = {"NEXUS_DATABASE_URL": url, "NEXUS_HOME": str(home)}
+    # the formats of a deployment that has not set NEXUS_EXPORT_FORMATS (the suite's default is csv,json)
+    env = {"NEXUS_DATABASE_URL": url, "NEXUS_HOME": str(home), "NEXUS_EXPORT_FORMATS": None}
     result = CliRunner().invoke(main, ["export", "--store", "101", "--week", "2026-W41"], env=env)
     assert result.exit_code == 0, result.output
     folder = home / "exports" / "101" / "week" / "2026-W41"
@@ -385,7 +386,7 @@ def test_a_killed_export_leaves_the_previous_files_intact(exported, tmp_path):
     """SIGKILL while the next export writes: the folder keeps the earlier files, byte for byte."""
     folder = exported["folder"]
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    env = {**os.environ, **exported["env"]}
+    env = {k: v for k, v in {**os.environ, **exported["env"]}.items() if v is not None}
     command = [sys.executable, "-m", "nexus_pipelines.cli", "export", "--store", "101", "--week", "2026-W41"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
