@@ -201,7 +201,7 @@ def run_window(
             )
 
     result = execute(JOB_NAME, tags, config)
-    results = [(JOB_NAME, result)]
+    results = [(JOB_NAME, result, tags)]
     export_run_id, export_note = None, ""
     if result.success:  # the export files follow a successful refresh (``exports/jobs.py``)
         to_export = export_window(instance, result.run_id, tags)
@@ -211,13 +211,13 @@ def run_window(
             export_tags = {**range_tags(to_export), **process_tags, AFTER_RUN_TAG: result.run_id}
             export_config = {k: v for k, v in config.items() if k == "loggers"}
             exported = execute(EXPORT_JOB_NAME, export_tags, export_config)
-            results.append((EXPORT_JOB_NAME, exported))
+            results.append((EXPORT_JOB_NAME, exported, export_tags))
             export_run_id = exported.run_id
     else:
         export_note = "no export after a failed run (`nexus export` writes any period)"
     build_data_docs(settings.home)  # the daemon's runs get theirs from the run-status sensors
     errors, failed_checks, skipped, passed_checks = {}, [], [], []
-    for job_name, job_result in results:
+    for job_name, job_result, run_tags in results:
         job_errors = {}
         for event in job_result.all_events:
             if event.event_type == DagsterEventType.STEP_FAILURE and event.step_key:
@@ -237,10 +237,10 @@ def run_window(
             message = "; ".join(
                 f"{step}: {text.splitlines()[0] if text else ''}" for step, text in job_errors.items()
             )
-            record_run_failure(url, job_result.run_id, job_name, message or "run failed", tags)
+            record_run_failure(url, job_result.run_id, job_name, message or "run failed", run_tags)
         errors.update(job_errors)
     return RunOutcome(
-        all(job_result.success for _name, job_result in results),
+        all(job_result.success for _name, job_result, _tags in results),
         result.run_id,
         window.start,
         window.end,
